@@ -1,0 +1,71 @@
+# pinpipe: the two commands a newcomer needs are `make demo` and `make test`.
+# Downloads and builds are cached under $(PINPIPE_CACHE_DIR), outside the checkout.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export PINPIPE_CACHE_DIR ?= $(HOME)/.cache/pinpipe
+PY_VENV := $(PINPIPE_CACHE_DIR)/venv-dev
+STACK := stack/stack.sh
+PINPIPE := node dist/jobs/cli.js
+# Connection settings of the local stack, for everything that talks to it.
+WITH_STACK_ENV = eval "$$($(STACK) env)" &&
+
+.PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo distclean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: node-deps py-deps ## Install Node and Python dependencies and the local services
+	$(STACK) install
+
+node-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+py-deps: $(PY_VENV)/.installed
+$(PY_VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+build: node-deps ## Compile the TypeScript jobs into dist/
+	npx tsc -p tsconfig.build.json
+
+lint: node-deps py-deps ## ESLint for TypeScript, ruff for Python
+	npx eslint --max-warnings 0 .
+	$(PY_VENV)/bin/ruff check .
+	$(PY_VENV)/bin/ruff format --check .
+
+typecheck: node-deps ## tsc --noEmit over sources and tests
+	npx tsc -p tsconfig.json --noEmit
+
+test-unit: node-deps ## Unit tests only (no services needed)
+	npx vitest run --project unit
+
+test-integration: install up ## Integration tests against the real local services
+	$(WITH_STACK_ENV) npx vitest run --project integration
+
+test: install lint typecheck up ## Lint, typecheck and every test, starting the services they need
+	$(WITH_STACK_ENV) npx vitest run
+
+up: ## Start Kafka, MinIO, Cassandra and PostgreSQL on 127.0.0.1 (installs them first)
+	$(STACK) up
+
+status: ## Say which local services are up, down or died
+	$(STACK) status
+
+down: ## Stop the local services
+	$(STACK) down
+
+clean: ## Stop the local services and delete their data (downloads stay cached)
+	$(STACK) clean
+	rm -rf dist out
+
+distclean: clean ## Also delete node_modules and the download cache
+	rm -rf node_modules $(PINPIPE_CACHE_DIR)
+
+demo: install up build ## Start everything and run the pipeline end to end on sample data
+	$(WITH_STACK_ENV) bash scripts/demo.sh

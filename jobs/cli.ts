@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ENV_PREFIX, withGlobalOptions } from './lib/config.js';
+import { ConfigError, EXIT_USAGE } from './lib/errors.js';
+import { checkCommand } from './check/command.js';
+import { emulateCommand } from './emulate/command.js';
+
+/** Every command, registered explicitly. */
+const COMMANDS = [emulateCommand, checkCommand] as const;
+const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
+
+/**
+ * `pinpipe <command>`. Commands are registered one by one (no directory scanning) and load
+ * their implementation only when run, so `--help` stays fast.
+ */
+export function buildCli(args: string[]) {
+  return withGlobalOptions(yargs(args))
+    .scriptName('pinpipe')
+    .env(ENV_PREFIX)
+    .command(COMMANDS as never)
+    .demandCommand(1, 'name a command; see pinpipe --help')
+    .recommendCommands()
+    .strict()
+    .parserConfiguration({ 'camel-case-expansion': true, 'strip-dashed': false })
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .epilogue('Settings: a flag wins over its PINPIPE_* variable, which wins over the default. Logs are JSON lines on stderr.')
+    .help()
+    .alias('h', 'help')
+    .version()
+    .fail((message, error) => {
+      // One line a person can act on, and exit code 2: this is a usage or configuration problem.
+      const text = error instanceof ConfigError ? error.message : (error?.message ?? message);
+      const command = args.find((a) => COMMAND_NAMES.includes(a));
+      process.stderr.write(`pinpipe: ${text} (see pinpipe ${command ? `${command} ` : ''}--help)\n`);
+      process.exit(EXIT_USAGE);
+    });
+}
+
+await buildCli(hideBin(process.argv)).parseAsync();

@@ -1,0 +1,215 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import type { Argv, Options } from 'yargs';
+import { ConfigError } from './errors.js';
+
+/**
+ * Settings come from flags, then PINPIPE_* environment variables, then defaults. yargs does the
+ * precedence (`.env(ENV_PREFIX)` in cli.ts); this module declares each shared option once, with
+ * its description, type and environment name, and validates a group at start-up so that a bad
+ * value is reported as `--flag / PINPIPE_FLAG: what is wrong`.
+ */
+export const ENV_PREFIX = 'PINPIPE';
+
+export function envName(flag: string): string {
+  return `${ENV_PREFIX}_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+function kebabCase(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Adds the environment variable to the help text so `--help` tells the whole truth. */
+export function option(flag: string, spec: Options): Record<string, Options> {
+  return { [flag]: { ...spec, description: `${spec.description ?? ''} [env: ${envName(flag)}]` } };
+}
+
+/** Splits "a:1, b:2" into ["a:1", "b:2"]; an empty value becomes an empty list (and fails validation). */
+export function commaList(value: unknown): string[] {
+  const items = Array.isArray(value) ? value.flatMap((v) => String(v).split(',')) : String(value ?? '').split(',');
+  return items.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, verbose: true });
+const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+
+function friendly(error: ErrorObject): string {
+  const p = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'minLength':
+      return p.limit === 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters`;
+    case 'minItems':
+      return p.limit === 1 ? 'must not be empty' : `must list at least ${String(p.limit)} entries`;
+    case 'pattern':
+      return `has an invalid value${error.parentSchema?.description ? `: expected ${error.parentSchema.description}` : ''}`;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+      return `${error.message ?? 'is out of range'}`;
+    case 'type':
+      return String(p.type) === 'integer' ? 'must be an integer' : `must be a ${String(p.type)}`;
+    case 'required':
+      return 'is required';
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+function flagOf(error: ErrorObject): string {
+  const segments = error.instancePath.split('/').filter(Boolean);
+  if (error.keyword === 'required') segments.push(String((error.params as { missingProperty: string }).missingProperty));
+  const key = segments[0] ?? '';
+  const flag = kebabCase(key);
+  const index = segments.length > 1 ? ` (entry ${Number(segments[1]) + 1})` : '';
+  return `--${flag} / ${envName(flag)}${index}`;
+}
+
+/**
+ * Validates the part of argv a schema describes and returns it typed. Throws ConfigError whose
+ * message names the flag and the environment variable, and says what is wrong.
+ */
+export function validateSettings<T extends TProperties>(schema: TObject<T>, argv: Record<string, unknown>): Static<TObject<T>> {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    if (argv[key] !== undefined) picked[key] = argv[key];
+  }
+  if (!validate(picked)) {
+    const error = validate.errors?.[0];
+    if (!error) throw new ConfigError('invalid settings');
+    throw new ConfigError(`${flagOf(error)}: ${friendly(error)}`);
+  }
+  return picked as Static<TObject<T>>;
+}
+
+/** Registers a validation for one option group; yargs reports its failure through cli.ts's fail handler. */
+function checked<A>(y: Argv<A>, schema: TObject): Argv<A> {
+  return y.check((argv) => {
+    validateSettings(schema, argv as Record<string, unknown>);
+    return true;
+  });
+}
+
+const HostPort = Type.String({ pattern: '^[^\\s:,]+:([1-9][0-9]{0,4})$', description: 'host:port' });
+
+// ---------------------------------------------------------------------------------------------
+// Kafka
+
+export const KafkaSettings = Type.Object({
+  kafkaBrokers: Type.Array(HostPort, { minItems: 1 }),
+  kafkaClientId: Type.String({ minLength: 1 }),
+});
+export type KafkaOptions = Static<typeof KafkaSettings>;
+
+export function withKafkaOptions<T>(y: Argv<T>): Argv<T & KafkaOptions> {
+  return checked(
+    y.options({
+      ...option('kafka-brokers', {
+        type: 'string',
+        description: 'Kafka bootstrap brokers, comma-separated host:port',
+        default: '127.0.0.1:9092',
+        coerce: commaList,
+        group: 'Kafka:',
+      }),
+      ...option('kafka-client-id', { type: 'string', description: 'Kafka client id', default: 'pinpipe', group: 'Kafka:' }),
+    }),
+    KafkaSettings,
+  ) as unknown as Argv<T & KafkaOptions>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3
+
+export const S3Settings = Type.Object({
+  s3Bucket: Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: 'an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)' }),
+  s3Endpoint: Type.Optional(Type.String({ pattern: '^$|^https?://[^\\s]+$', description: 'an http(s):// URL, or empty for AWS' })),
+  s3Region: Type.String({ minLength: 1 }),
+});
+export type S3Options = Static<typeof S3Settings>;
+
+export function withS3Options<T>(y: Argv<T>): Argv<T & S3Options> {
+  return checked(
+    y.options({
+      ...option('s3-bucket', { type: 'string', description: 'Bucket holding the lake', default: 'pinpipe', group: 'S3:' }),
+      ...option('s3-endpoint', {
+        type: 'string',
+        description: 'S3 endpoint URL for a non-AWS server such as MinIO (path-style addressing); empty for AWS. Credentials come from the standard AWS_* variables',
+        default: 'http://127.0.0.1:9000',
+        group: 'S3:',
+      }),
+      ...option('s3-region', { type: 'string', description: 'S3 region', default: 'us-east-1', group: 'S3:' }),
+    }),
+    S3Settings,
+  ) as unknown as Argv<T & S3Options>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+export const PgSettings = Type.Object({
+  pgUrl: Type.String({ minLength: 1, pattern: '^postgres(ql)?://', description: 'a postgres:// connection URL' }),
+});
+export type PgOptions = Static<typeof PgSettings>;
+
+export function withPgOptions<T>(y: Argv<T>): Argv<T & PgOptions> {
+  return checked(
+    y.options({
+      ...option('pg-url', {
+        type: 'string',
+        description: 'PostgreSQL connection URL',
+        default: 'postgres://pinpipe:pinpipe@127.0.0.1:5432/pinpipe',
+        group: 'PostgreSQL:',
+      }),
+    }),
+    PgSettings,
+  ) as unknown as Argv<T & PgOptions>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cassandra
+
+export const CassandraSettings = Type.Object({
+  cassandraContactPoints: Type.Array(HostPort, { minItems: 1 }),
+  cassandraLocalDc: Type.String({ minLength: 1 }),
+  cassandraKeyspace: Type.String({ pattern: '^[a-z][a-z0-9_]{0,47}$', description: 'a lowercase CQL identifier' }),
+});
+export type CassandraOptions = Static<typeof CassandraSettings>;
+
+export function withCassandraOptions<T>(y: Argv<T>): Argv<T & CassandraOptions> {
+  return checked(
+    y.options({
+      ...option('cassandra-contact-points', {
+        type: 'string',
+        description: 'Cassandra contact points, comma-separated host:port',
+        default: '127.0.0.1:9042',
+        coerce: commaList,
+        group: 'Cassandra:',
+      }),
+      ...option('cassandra-local-dc', { type: 'string', description: 'Cassandra local datacenter name', default: 'datacenter1', group: 'Cassandra:' }),
+      ...option('cassandra-keyspace', { type: 'string', description: 'Keyspace for pinpipe tables', default: 'pinpipe', group: 'Cassandra:' }),
+    }),
+    CassandraSettings,
+  ) as unknown as Argv<T & CassandraOptions>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options every command has
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface GlobalOptions {
+  logLevel: LogLevel;
+  verbose: boolean;
+}
+
+export function withGlobalOptions<T>(y: Argv<T>): Argv<T & GlobalOptions> {
+  return y.options({
+    ...option('log-level', { type: 'string', choices: LOG_LEVELS, description: 'Minimum level of the JSON log lines on stderr', default: 'info' }),
+    ...option('verbose', { type: 'boolean', description: 'Print stack traces with errors', default: false }),
+  }) as unknown as Argv<T & GlobalOptions>;
+}

@@ -1,0 +1,41 @@
+import type { CassandraOptions, KafkaOptions, PgOptions, S3Options } from '../lib/config.js';
+import { commaList } from '../lib/config.js';
+
+/**
+ * Connection settings for integration tests: the PINPIPE_* variables `stack/stack.sh env`
+ * prints, falling back to the same defaults the jobs use against the local stack.
+ */
+export function serviceSettings(): KafkaOptions & S3Options & PgOptions & CassandraOptions {
+  process.env.AWS_ACCESS_KEY_ID ??= 'pinpipe';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'pinpipe-secret';
+  const env = process.env;
+  return {
+    kafkaBrokers: commaList(env.PINPIPE_KAFKA_BROKERS ?? '127.0.0.1:9092'),
+    kafkaClientId: 'pinpipe-test',
+    s3Bucket: env.PINPIPE_S3_BUCKET ?? 'pinpipe',
+    s3Endpoint: env.PINPIPE_S3_ENDPOINT ?? 'http://127.0.0.1:9000',
+    s3Region: env.PINPIPE_S3_REGION ?? 'us-east-1',
+    pgUrl: env.PINPIPE_PG_URL ?? 'postgres://pinpipe:pinpipe@127.0.0.1:5432/pinpipe',
+    cassandraContactPoints: commaList(env.PINPIPE_CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042'),
+    cassandraLocalDc: env.PINPIPE_CASSANDRA_LOCAL_DC ?? 'datacenter1',
+    cassandraKeyspace: env.PINPIPE_CASSANDRA_KEYSPACE ?? 'pinpipe',
+  };
+}
+
+/** Settings as PINPIPE_* variables, for tests that run the CLI as a process. */
+export function serviceEnv(): Record<string, string> {
+  const s = serviceSettings();
+  return {
+    PINPIPE_KAFKA_BROKERS: s.kafkaBrokers.join(','),
+    PINPIPE_S3_BUCKET: s.s3Bucket,
+    PINPIPE_S3_ENDPOINT: s.s3Endpoint ?? '',
+    PINPIPE_S3_REGION: s.s3Region,
+    PINPIPE_PG_URL: s.pgUrl,
+    PINPIPE_CASSANDRA_CONTACT_POINTS: s.cassandraContactPoints.join(','),
+    PINPIPE_CASSANDRA_LOCAL_DC: s.cassandraLocalDc,
+  };
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}`;
+}

@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: unit tests need nothing running; integration tests (*.int.test.ts) talk to the
+// real local services that `make up` starts, and fail (never skip) when one is missing.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          globalSetup: ['jobs/test/build.ts'],
+          include: ['jobs/**/*.test.ts'],
+          exclude: ['jobs/**/*.int.test.ts', 'node_modules/**', 'dist/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          globalSetup: ['jobs/test/build.ts'],
+          include: ['jobs/**/*.int.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // The services are shared; files run one after another so their timing does not interfere.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
