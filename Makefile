@@ -46,10 +46,11 @@ test-unit: node-deps ## Unit tests only (no services needed)
 	npx vitest run --project unit
 
 test-integration: install up ## Integration tests against the real local services
-	$(WITH_STACK_ENV) npx vitest run --project integration
+	$(WITH_STACK_ENV) npx vitest run --project integration --no-file-parallelism
 
 test: install lint typecheck up ## Lint, typecheck and every test, starting the services they need
-	$(WITH_STACK_ENV) npx vitest run
+	npx vitest run --project unit
+	$(WITH_STACK_ENV) npx vitest run --project integration --no-file-parallelism
 
 up: ## Start Kafka, MinIO, Cassandra and PostgreSQL on 127.0.0.1 (installs them first)
 	$(STACK) up

@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: unit tests need nothing running; integration tests (*.int.test.ts) talk to the
-// real local services that `make up` starts, and fail (never skip) when one is missing.
+// real local services that `make up` starts, and fail (never skip) when one is missing. The
+// Makefile runs integration files one after another (--no-file-parallelism): they share the
+// services, and on two cores parallel load would only distort their timing.
 export default defineConfig({
   test: {
     projects: [
@@ -21,8 +23,6 @@ export default defineConfig({
           include: ['jobs/**/*.int.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // The services are shared; files run one after another so their timing does not interfere.
-          fileParallelism: false,
         },
       },
     ],

@@ -102,6 +102,16 @@ export function recordTypeOfTopic(topic: string): RecordType | undefined {
   return RECORD_TYPES.find((t) => TOPICS[t] === topic);
 }
 
+/** Kafka record headers ingest sets on every record. */
+export const RECORD_HEADERS = {
+  /** A unique id per accepted record (UUID), for end-to-end accounting and deduplication. */
+  eventId: 'pinpipe-event-id',
+  /** When ingest accepted the record, epoch milliseconds as a decimal string. */
+  ingestTime: 'pinpipe-ingest-time',
+  /** The record type, so a consumer need not infer it from the topic. */
+  recordType: 'pinpipe-record-type',
+} as const;
+
 /** The join key: `index` on pins, `ind` on geo and user records. */
 export function joinKeyOf(typed: TypedRecord): number {
   return typed.type === 'pin' ? typed.record.index : typed.record.ind;
