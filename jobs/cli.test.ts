@@ -40,6 +40,15 @@ describe('pinpipe CLI', () => {
     expect(viaEnv.stdout).not.toBe(other.stdout);
   });
 
+  it('ignores PINPIPE_* variables that belong to other commands (one ConfigMap serves every job)', async () => {
+    const { code, stderr } = await runCli(['emulate', '--count', '1', '--out', '-', '--start-time', START], {
+      PINPIPE_PG_URL: 'postgres://elsewhere/db',
+      PINPIPE_KAFKA_BROKERS: '',
+    });
+    expect(stderr).not.toMatch(/Unknown argument/);
+    expect(code).toBe(0);
+  });
+
   it('rejects an empty PINPIPE_KAFKA_BROKERS with one line and exit code 2', async () => {
     const { code, stderr, stdout } = await runCli(['check', '--service', 'kafka'], { PINPIPE_KAFKA_BROKERS: '' });
     expect(code).toBe(2);

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ENV_PREFIX, withGlobalOptions } from './lib/config.js';
+import { withGlobalOptions } from './lib/config.js';
 import { ConfigError, EXIT_USAGE } from './lib/errors.js';
 import { checkCommand } from './check/command.js';
 import { emulateCommand } from './emulate/command.js';
+import { s3SinkCommand } from './s3-sink/command.js';
 
 /** Every command, registered explicitly. */
-const COMMANDS = [emulateCommand, checkCommand] as const;
+const COMMANDS = [emulateCommand, s3SinkCommand, checkCommand] as const;
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /**
@@ -17,12 +18,12 @@ const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 export function buildCli(args: string[]) {
   return withGlobalOptions(yargs(args))
     .scriptName('pinpipe')
-    .env(ENV_PREFIX)
     .command(COMMANDS as never)
     .demandCommand(1, 'name a command; see pinpipe --help')
     .recommendCommands()
     .strict()
-    .parserConfiguration({ 'camel-case-expansion': true, 'strip-dashed': false })
+    // A repeated flag takes its last value, as in most CLIs (a wrapper script can override a default).
+    .parserConfiguration({ 'camel-case-expansion': true, 'strip-dashed': false, 'duplicate-arguments-array': false })
     .wrap(Math.min(110, process.stdout.columns || 110))
     .epilogue('Settings: a flag wins over its PINPIPE_* variable, which wins over the default. Logs are JSON lines on stderr.')
     .help()

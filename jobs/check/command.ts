@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import {
+  commaList,
   option,
   withCassandraOptions,
   withKafkaOptions,
@@ -11,6 +12,7 @@ import {
   type PgOptions,
   type S3Options,
 } from '../lib/config.js';
+import { ConfigError } from '../lib/errors.js';
 import { runJob } from '../lib/job.js';
 
 export const SERVICES = ['kafka', 's3', 'cassandra', 'postgres'] as const;
@@ -24,10 +26,17 @@ export const checkCommand: CommandModule<GlobalOptions, CheckOptions> = {
   builder: (y) =>
     withCassandraOptions(withPgOptions(withS3Options(withKafkaOptions(y))))
       .options({
-        ...option('service', { type: 'string', array: true, choices: SERVICES, default: [...SERVICES], description: 'Services to check' }),
+        ...option('service', { type: 'string', coerce: commaList, default: SERVICES.join(','), description: `Services to check, comma-separated: ${SERVICES.join(', ')}` }),
         ...option('timeout-ms', { type: 'number', default: 10_000, description: 'Give up on a service after this long' }),
       })
-      .example('$0 check --service kafka --service s3', 'check only Kafka and S3') as never,
+      .check((argv) => {
+        const unknown = (argv.service as string[]).filter((s) => !(SERVICES as readonly string[]).includes(s));
+        if (unknown.length > 0 || (argv.service as string[]).length === 0) {
+          throw new ConfigError(`--service / PINPIPE_SERVICE: must list some of ${SERVICES.join(', ')} (got "${unknown.join(',')}")`);
+        }
+        return true;
+      })
+      .example('$0 check --service kafka,s3', 'check only Kafka and S3') as never,
   handler: (argv) =>
     runJob('check', argv, async (ctx) => {
       const { runCheck } = await import('./run.js');

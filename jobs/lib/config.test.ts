@@ -1,10 +1,10 @@
 import yargs from 'yargs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commaList, ENV_PREFIX, envName, KafkaSettings, validateSettings, withKafkaOptions, withS3Options } from './config.js';
+import { commaList, envName, KafkaSettings, validateSettings, withKafkaOptions, withS3Options } from './config.js';
 import { ConfigError } from './errors.js';
 
 function parseKafka(args: string[]) {
-  return withKafkaOptions(yargs(args).env(ENV_PREFIX))
+  return withKafkaOptions(yargs(args))
     .fail((message, error) => {
       throw error ?? new Error(message);
     })

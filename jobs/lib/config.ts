@@ -4,10 +4,10 @@ import type { Argv, Options } from 'yargs';
 import { ConfigError } from './errors.js';
 
 /**
- * Settings come from flags, then PINPIPE_* environment variables, then defaults. yargs does the
- * precedence (`.env(ENV_PREFIX)` in cli.ts); this module declares each shared option once, with
- * its description, type and environment name, and validates a group at start-up so that a bad
- * value is reported as `--flag / PINPIPE_FLAG: what is wrong`.
+ * Settings come from flags, then PINPIPE_* environment variables, then defaults. This module
+ * declares each shared option once, with its description, type and environment name (see
+ * option()), and validates a group at start-up so that a bad value is reported as
+ * `--flag / PINPIPE_FLAG: what is wrong`.
  */
 export const ENV_PREFIX = 'PINPIPE';
 
@@ -19,9 +19,29 @@ function kebabCase(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Adds the environment variable to the help text so `--help` tells the whole truth. */
+function fromEnvironment(text: string, spec: Options): unknown {
+  if (spec.type === 'number') return text.trim() === '' ? Number.NaN : Number(text);
+  if (spec.type === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(text.trim())) return true;
+    if (/^(0|false|no|off|)$/i.test(text.trim())) return false;
+    return text;
+  }
+  if (spec.array) return text.split(',').map((s) => s.trim()).filter(Boolean);
+  return text;
+}
+
+/**
+ * Declares a flag whose PINPIPE_* variable stands in for it when the flag is not given: the
+ * variable becomes the default, so precedence is flag, then environment, then the built-in
+ * default. Only the options a command declares read the environment, so a shared ConfigMap
+ * holding every job's variables never upsets another job. `--help` names each variable.
+ */
 export function option(flag: string, spec: Options): Record<string, Options> {
-  return { [flag]: { ...spec, description: `${spec.description ?? ''} [env: ${envName(flag)}]` } };
+  const env = envName(flag);
+  const described: Options = { ...spec, description: `${spec.description ?? ''} [env: ${env}]` };
+  const text = process.env[env];
+  if (text === undefined) return { [flag]: described };
+  return { [flag]: { ...described, default: fromEnvironment(text, spec), defaultDescription: `$${env}` } };
 }
 
 /** Splits "a:1, b:2" into ["a:1", "b:2"]; an empty value becomes an empty list (and fails validation). */

@@ -1,0 +1,118 @@
+import type { EachBatchPayload } from 'kafkajs';
+import type { JobContext } from '../lib/job.js';
+import { createKafka, ensureTopics } from '../lib/kafka.js';
+import { createRegistry, serveMetrics } from '../lib/metrics.js';
+import { createS3Client, ensureBucket } from '../lib/s3.js';
+import type { S3SinkOptions } from './command.js';
+import { ndjsonGzip } from './format.js';
+import { createSinkMetrics } from './metrics.js';
+import { Sink } from './sink.js';
+import { S3ObjectStore } from './store.js';
+import type { SinkRecord } from './types.js';
+
+/** How often idle and age rotation is checked. */
+const TICK_MS = 1_000;
+
+function toSinkRecords({ batch }: Pick<EachBatchPayload, 'batch'>): SinkRecord[] {
+  return batch.messages.map((m) => ({
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: Number(m.offset),
+    timestampMs: Number(m.timestamp),
+    key: m.key === null ? null : m.key.toString('utf8'),
+    value: m.value,
+    headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v === undefined ? undefined : String(v)])),
+  }));
+}
+
+export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, signal }: JobContext): Promise<void> {
+  const s3 = createS3Client(options);
+  await ensureBucket(s3, options.s3Bucket);
+  const kafka = createKafka(options, logger);
+  await ensureTopics(kafka, options.topics);
+
+  const registry = createRegistry('s3-sink');
+  const metrics = createSinkMetrics(registry);
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    // Bounded fetches keep memory flat whatever the backlog.
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytes: 16 * 1024 * 1024,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  });
+  const sink = new Sink({
+    store: new S3ObjectStore(s3, options.s3Bucket),
+    format: ndjsonGzip(options.gzipLevel),
+    limits: { maxRecords: options.flushRecords, maxBytes: options.flushBytes, idleMs: options.flushIdleMs, maxAgeMs: options.flushMaxAgeMs },
+    maxBufferBytes: options.maxBufferBytes,
+    logger,
+    metrics,
+    commit: async (topic, partition, offset) => {
+      try {
+        await consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
+      } catch (error) {
+        // The objects are stored: whoever reads this partition next finds them and commits past them.
+        logger.warn('offset commit failed; the lake already holds the records', { topic, partition, offset, error: (error as Error).message });
+      }
+    },
+  });
+
+  let crashed: Error | undefined;
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    logger.info('joined group', { groupId: payload.groupId, assignment: payload.memberAssignment });
+    void sink.reset();
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    logger.error('consumer crashed', { error: payload.error.message, restart: payload.restart });
+    if (!payload.restart) crashed = payload.error;
+  });
+
+  const server = await serveMetrics(registry, options, logger, () => crashed === undefined);
+  await consumer.connect();
+  await consumer.subscribe({ topics: options.topics, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async (payload) => {
+      const records = toSinkRecords(payload);
+      await sink.handleBatch(records);
+      const last = payload.batch.lastOffset();
+      payload.resolveOffset(last);
+      metrics.lag.set({ topic: payload.batch.topic, partition: String(payload.batch.partition) }, Number(payload.batch.offsetLag()));
+      await payload.heartbeat();
+    },
+  });
+
+  const ticker = setInterval(() => {
+    sink.tick().catch((error: unknown) => logger.error('timed flush failed', { error: (error as Error).message }));
+  }, TICK_MS);
+  logger.info('s3-sink running', { topics: options.topics, groupId: options.groupId, bucket: options.s3Bucket });
+
+  shutdown.onShutdown(async () => {
+    server?.close();
+    s3.destroy();
+  });
+  shutdown.onShutdown(async () => {
+    clearInterval(ticker);
+    // Pause fetching, land what is buffered while the group membership still holds (commits
+    // need it), then leave the group.
+    consumer.pause(options.topics.map((topic) => ({ topic })));
+    await sink.flushAll('shutdown');
+    await consumer.disconnect();
+    logger.info('s3-sink stopped; buffers flushed');
+  });
+
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+    const watch = setInterval(() => {
+      if (crashed) {
+        clearInterval(watch);
+        resolve();
+      }
+    }, 500);
+    watch.unref();
+  });
+  if (crashed) throw crashed;
+}

@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kafka, Producer } from 'kafkajs';
+import { RECORD_HEADERS } from '../lib/contracts.js';
+import { createKafka, ensureTopics } from '../lib/kafka.js';
+import { parseObjectKey } from '../lib/lake.js';
+import { createLogger } from '../lib/logger.js';
+import { createS3Client, ensureBucket } from '../lib/s3.js';
+import { readLake, waitFor, type LakeLine } from '../test/lake.js';
+import { startJob, type JobProcess } from '../test/process.js';
+import { serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
+
+const settings = serviceSettings();
+const logger = createLogger('test', 'error');
+const s3 = createS3Client(settings);
+let kafka: Kafka;
+let producer: Producer;
+const running: JobProcess[] = [];
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 2, 1, 10, 30, 0);
+
+beforeAll(async () => {
+  await ensureBucket(s3, settings.s3Bucket);
+  kafka = createKafka(settings, logger);
+  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop('SIGKILL')));
+  await producer.disconnect();
+  s3.destroy();
+});
+
+/** A private topic set per test, so tests never see each other's records. */
+async function freshTopics(n = 2): Promise<string[]> {
+  const topics = Array.from({ length: n }, (_, i) => `${uniqueName('it-sink')}-${i}`.replace(/_/g, '-'));
+  await ensureTopics(kafka, topics, 3);
+  return topics;
+}
+
+function sink(topics: string[], extra: string[] = []): JobProcess {
+  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '0', '--flush-idle-ms', '500', ...extra], {
+    ...serviceEnv(),
+    AWS_ACCESS_KEY_ID: 'pinpipe',
+    AWS_SECRET_ACCESS_KEY: 'pinpipe-secret',
+  });
+  running.push(job);
+  return job;
+}
+
+/** Produces `count` records per topic, event ids "<topic>#<n>", timestamps spread over two hours. */
+async function produce(topics: string[], count: number, from = 0): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const topic of topics) {
+    for (let start = from; start < from + count; start += 500) {
+      const messages = Array.from({ length: Math.min(500, from + count - start) }, (_, i) => {
+        const n = start + i;
+        const eventId = `${topic}#${n}`;
+        ids.add(eventId);
+        return {
+          key: String(n),
+          value: JSON.stringify({ ind: n, note: 'x' }),
+          timestamp: String(T0 + Math.floor((n * HOUR) / 1000)),
+          headers: { [RECORD_HEADERS.eventId]: eventId, [RECORD_HEADERS.ingestTime]: String(T0) },
+        };
+      });
+      await producer.send({ topic, acks: -1, messages });
+    }
+  }
+  return ids;
+}
+
+async function lakeLines(topics: string[]): Promise<LakeLine[]> {
+  return (await Promise.all(topics.map((t) => readLake(s3, settings.s3Bucket, `raw/${t}/`)))).flat();
+}
+
+function expectExactlyOnce(lines: LakeLine[], ids: Set<string>): void {
+  const seen = lines.map((l) => l.event_id as string);
+  const duplicates = seen.filter((id, i) => seen.indexOf(id) !== i);
+  expect(duplicates).toEqual([]);
+  expect(new Set(seen)).toEqual(ids);
+  const coordinates = lines.map((l) => `${l.topic}/${l.partition}/${l.offset}`);
+  expect(new Set(coordinates).size).toBe(coordinates.length);
+}
+
+describe('s3-sink against real Kafka and S3', () => {
+  it('lands every record exactly once, bucketed by record hour, named by start offset', async () => {
+    const topics = await freshTopics();
+    const ids = await produce(topics, 2_000);
+    const job = sink(topics);
+    expect(await waitFor(async () => (await lakeLines(topics)).length >= ids.size, 60_000, 500)).toBe(true);
+    const lines = await lakeLines(topics);
+    expectExactlyOnce(lines, ids);
+
+    for (const line of lines) {
+      const key = parseObjectKey((line as LakeLine & { objectKey: string }).objectKey);
+      expect(key?.topic).toBe(line.topic);
+      expect(key?.partition).toBe(line.partition);
+      expect(new Date(line.timestamp).toISOString().slice(11, 13)).toBe(key?.hour);
+      expect(Number(key?.startOffset)).toBeLessThanOrEqual(line.offset);
+      expect(line.record).toEqual({ ind: Number(line.key), note: 'x' });
+      expect(line.ingest_time).toBe(T0);
+    }
+    const hours = new Set(lines.map((l) => (l as LakeLine & { objectKey: string }).objectKey.split('/')[3]));
+    expect(hours).toEqual(new Set(['hour=10', 'hour=11', 'hour=12']));
+
+    // Committed offsets reach the end of each partition: everything is acknowledged as landed.
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = await admin.fetchOffsets({ groupId: `g-${topics[0]}`, topics });
+    const ends = await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+    await admin.disconnect();
+    expect(committed.flatMap((t) => t.partitions.map((p) => Number(p.offset))).reduce((a, b) => a + b, 0)).toBe(
+      ends.flat().reduce((sum, p) => sum + Number(p.high), 0),
+    );
+    expect(await job.stop()).toBe(0);
+  });
+
+  it('stays exactly once through kill -9 mid-stream and a restart', async () => {
+    const topics = await freshTopics();
+    const first = sink(topics, ['--flush-records', '300']);
+    const producing = produce(topics, 6_000);
+    // Kill once some objects are stored but the stream is still going.
+    expect(await waitFor(async () => (await lakeLines(topics)).length > 1_000, 60_000, 200)).toBe(true);
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    const ids = await producing;
+    const more = await produce(topics, 1_000, 6_000);
+    for (const id of more) ids.add(id);
+
+    const second = sink(topics, ['--flush-records', '300']);
+    expect(await waitFor(async () => new Set((await lakeLines(topics)).map((l) => l.event_id)).size >= ids.size, 90_000, 500)).toBe(true);
+    // Give a duplicate, if the sink wrote one, the time to appear.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expectExactlyOnce(await lakeLines(topics), ids);
+    expect(await second.stop()).toBe(0);
+  });
+
+  it('routes undecodable records to dlq/ with the reason, and keeps going', async () => {
+    const [topic] = (await freshTopics(1)) as [string];
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: '1', value: '{"ind":1}', partition: 0 },
+        { key: '2', value: Buffer.from([0xc3, 0x28]), partition: 0 },
+        { key: '3', value: 'not json', partition: 0 },
+        { key: '4', value: '{"ind":4}', partition: 0 },
+      ],
+    });
+    const job = sink([topic]);
+    expect(await waitFor(async () => (await readLake(s3, settings.s3Bucket, `dlq/${topic}/`)).length === 2 && (await lakeLines([topic])).length === 2, 60_000)).toBe(true);
+    const dead = (await readLake(s3, settings.s3Bucket, `dlq/${topic}/`)) as unknown as Array<{ offset: number; reason: string; value_base64: string }>;
+    expect(dead.map((d) => [d.offset, d.reason]).sort()).toEqual([
+      [1, 'value is not valid UTF-8'],
+      [2, 'value is not valid JSON'],
+    ]);
+    expect(Buffer.from(dead.find((d) => d.offset === 2)?.value_base64 ?? '', 'base64').toString()).toBe('not json');
+    expect((await lakeLines([topic])).map((l) => l.offset).sort()).toEqual([0, 3]);
+    expect(await job.stop()).toBe(0);
+  });
+
+  it('lands what it buffered on SIGTERM and exits 0', async () => {
+    const topics = await freshTopics(1);
+    // Idle and age flushes far away: only the shutdown can land these records.
+    const job = sink(topics, ['--flush-idle-ms', '600000', '--flush-max-age-ms', '600000']);
+    const ids = await produce(topics, 300);
+    await waitFor(async () => job.logs().includes('joined group'), 30_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await lakeLines(topics)).toEqual([]);
+    expect(await job.stop('SIGTERM')).toBe(0);
+    expect(job.logs()).toMatch(/buffers flushed/);
+    expectExactlyOnce(await lakeLines(topics), ids);
+  });
+
+  it('serves Prometheus metrics with objects, records and lag', async () => {
+    const topics = await freshTopics(1);
+    await produce(topics, 100);
+    const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '19101', '--flush-idle-ms', '300'], {
+      ...serviceEnv(),
+      AWS_ACCESS_KEY_ID: 'pinpipe',
+      AWS_SECRET_ACCESS_KEY: 'pinpipe-secret',
+    });
+    running.push(job);
+    expect(await waitFor(async () => (await lakeLines(topics)).length === 100, 60_000)).toBe(true);
+    const text = await (await fetch('http://127.0.0.1:19101/metrics')).text();
+    expect(text).toMatch(new RegExp(`pinpipe_s3_sink_records_total\\{topic="${topics[0]}",job="s3-sink"\\} 100`));
+    expect(text).toMatch(/pinpipe_s3_sink_consumer_lag\{/);
+    expect(text).toMatch(/pinpipe_s3_sink_flush_seconds_count/);
+    expect((await fetch('http://127.0.0.1:19101/healthz')).status).toBe(200);
+    expect(await job.stop()).toBe(0);
+  });
+});

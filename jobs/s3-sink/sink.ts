@@ -1,0 +1,126 @@
+import type { Logger } from '../lib/logger.js';
+import type { ObjectFormat } from './format.js';
+import type { SinkMetrics } from './metrics.js';
+import { PartitionWriter, type FlushOutcome } from './partition-writer.js';
+import type { CommitFn, FlushLimits, FlushReason, ObjectStore, SinkRecord } from './types.js';
+
+export interface SinkOptions {
+  store: ObjectStore;
+  format: ObjectFormat;
+  commit: CommitFn;
+  limits: FlushLimits;
+  /** Ceiling on bytes buffered across all partitions; above it the largest buffers flush. */
+  maxBufferBytes: number;
+  logger: Logger;
+  metrics?: SinkMetrics;
+  now?: () => number;
+}
+
+/**
+ * One writer per topic-partition, and a single lane through which batches, timed flushes and
+ * rebalances pass one at a time, so a flush never races the records it is flushing.
+ */
+export class Sink {
+  private readonly writers = new Map<string, PartitionWriter>();
+  private lane: Promise<unknown> = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(private readonly options: SinkOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(work, work);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
+
+  private writerFor(topic: string, partition: number): PartitionWriter {
+    const id = `${topic}/${partition}`;
+    let writer = this.writers.get(id);
+    if (!writer) {
+      writer = new PartitionWriter(topic, partition, { ...this.options, now: this.now });
+      this.writers.set(id, writer);
+    }
+    return writer;
+  }
+
+  /** Adds a fetched batch (records of one topic-partition, in offset order). */
+  handleBatch(records: readonly SinkRecord[]): Promise<void> {
+    return this.serial(async () => {
+      for (const record of records) {
+        const outcomes = await this.writerFor(record.topic, record.partition).add(record);
+        for (const outcome of outcomes) this.observe(record.topic, outcome);
+      }
+      await this.relieveMemory();
+    });
+  }
+
+  /** Flushes partitions that have been idle or open too long. Called on a timer. */
+  tick(): Promise<void> {
+    return this.serial(async () => {
+      for (const writer of this.writers.values()) {
+        const reason = writer.due();
+        if (reason) await this.flushWriter(writer, reason);
+      }
+    });
+  }
+
+  /** Lands everything buffered (graceful shutdown). */
+  flushAll(reason: FlushReason = 'shutdown'): Promise<void> {
+    return this.serial(async () => {
+      for (const writer of this.writers.values()) await this.flushWriter(writer, reason);
+    });
+  }
+
+  /**
+   * Forgets every buffer. After a rebalance the consumer restarts each partition from its
+   * committed offset, so what was buffered will be delivered again to whoever owns it.
+   */
+  reset(): Promise<void> {
+    return this.serial(async () => {
+      const dropped = [...this.writers.values()].reduce((sum, w) => sum + w.bufferedRecords, 0);
+      this.writers.clear();
+      this.options.metrics?.bufferedBytes.set(0);
+      if (dropped > 0) this.options.logger.info('rebalance: dropped uncommitted buffers, they will be re-read', { records: dropped });
+    });
+  }
+
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const writer of this.writers.values()) total += writer.bufferedBytes;
+    return total;
+  }
+
+  private async relieveMemory(): Promise<void> {
+    let total = this.bufferedBytes;
+    if (total > this.options.maxBufferBytes) {
+      const largestFirst = [...this.writers.values()].sort((a, b) => b.bufferedBytes - a.bufferedBytes);
+      for (const writer of largestFirst) {
+        if (total <= this.options.maxBufferBytes / 2) break;
+        total -= writer.bufferedBytes;
+        await this.flushWriter(writer, 'memory');
+      }
+    }
+    this.options.metrics?.bufferedBytes.set(this.bufferedBytes);
+  }
+
+  private async flushWriter(writer: PartitionWriter, reason: FlushReason): Promise<void> {
+    const outcome = await writer.flush(reason);
+    if (outcome) this.observe(writer.topic, outcome);
+  }
+
+  private observe(topic: string, outcome: FlushOutcome): void {
+    const m = this.options.metrics;
+    if (m) {
+      m.flushes.inc({ topic, reason: outcome.reason });
+      m.flushSeconds.observe(outcome.seconds);
+      m.objects.inc({ topic }, outcome.objects);
+      m.records.inc({ topic }, outcome.records);
+      m.bytes.inc({ topic }, outcome.bytes);
+      if (outcome.deadLetters > 0) m.deadLetters.inc({ topic }, outcome.deadLetters);
+      if (outcome.conflict) m.conflicts.inc({ topic });
+    }
+    if (outcome.conflict) this.options.logger.info('object already in the lake; continuing after it', { topic, nextOffset: outcome.nextOffset });
+  }
+}

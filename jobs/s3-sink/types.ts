@@ -1,0 +1,37 @@
+/** A Kafka record as the sink sees it, independent of the client library. */
+export interface SinkRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** The record's own timestamp (epoch ms): what decides its hour bucket, never the wall clock. */
+  timestampMs: number;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string | undefined>;
+}
+
+export interface FlushLimits {
+  /** Records per object before it is rotated. */
+  maxRecords: number;
+  /** Uncompressed bytes per object before it is rotated. */
+  maxBytes: number;
+  /** Flush a partition that has received nothing for this long. */
+  idleMs: number;
+  /** Flush a partition whose open object is this old, so a steady trickle still lands. */
+  maxAgeMs: number;
+}
+
+export type FlushReason = 'records' | 'bytes' | 'hour' | 'idle' | 'age' | 'memory' | 'shutdown';
+
+/** Where the sink puts objects; S3 in production, in memory in unit tests. */
+export interface ObjectStore {
+  /**
+   * Writes an object only if no object has that key yet. When one exists, returns the end offset
+   * recorded on it: the first writer of a name wins, so a zombie or a restart can never replace
+   * an object with a shorter one.
+   */
+  putIfAbsent(key: string, body: Buffer, endOffset: number, records: number): Promise<{ created: true } | { created: false; endOffset: number }>;
+}
+
+/** Commits "everything before `offset` is in the lake" for one topic-partition. */
+export type CommitFn = (topic: string, partition: number, offset: number) => Promise<void>;

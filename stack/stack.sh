@@ -1,0 +1,699 @@
+#!/usr/bin/env bash
+# Local real services for pinpipe tests and demos: Kafka (KRaft), S3 (MinIO),
+# Cassandra and PostgreSQL, each a plain process on 127.0.0.1.
+#
+#   stack/stack.sh install [svc...]   fetch/build into the cache (idempotent)
+#   stack/stack.sh up      [svc...]   install if needed, start, wait until ready
+#   stack/stack.sh status  [svc...]   one line per service; non-zero unless all up
+#   stack/stack.sh down    [svc...]   graceful stop (TERM, then KILL after a bound)
+#   stack/stack.sh clean   [svc...]   down, then delete data, logs and pidfiles
+#   stack/stack.sh env                export lines for the connection settings
+#
+# Services: kafka s3 cassandra postgres (default: all four).
+# Cache:  ${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}       (downloads, builds)
+# State:  ${PINPIPE_STACK_DIR:-$PINPIPE_CACHE_DIR/stack}   (data, logs, pidfiles)
+set -euo pipefail
+
+# ---- versions: the one place to bump them ----------------------------------
+KAFKA_VERSION=4.1.2
+KAFKA_LOG4J_VERSION=2.24.3
+CASSANDRA_VERSION=5.0.9
+# What `go install github.com/minio/minio@latest` resolved to; pinned so that
+# every machine builds the same server.
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+PG_MAJOR=15
+MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+
+# ---- settings ---------------------------------------------------------------
+ALL_SERVICES=(postgres s3 kafka cassandra) # start order: quickest first
+
+STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}
+STATE_DIR=${PINPIPE_STACK_DIR:-$CACHE_DIR/stack}
+LOG_DIR=$STATE_DIR/logs
+RUN_DIR=$STATE_DIR/run
+
+KAFKA_PORT=${PINPIPE_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${PINPIPE_KAFKA_CONTROLLER_PORT:-9093}
+S3_PORT=${PINPIPE_S3_PORT:-9000}
+S3_CONSOLE_PORT=${PINPIPE_S3_CONSOLE_PORT:-9001}
+CASSANDRA_PORT=${PINPIPE_CASSANDRA_PORT:-9042}
+CASSANDRA_STORAGE_PORT=${PINPIPE_CASSANDRA_STORAGE_PORT:-7000}
+CASSANDRA_JMX_PORT=${PINPIPE_CASSANDRA_JMX_PORT:-7199}
+PG_PORT=${PINPIPE_PG_PORT:-5432}
+
+S3_ACCESS_KEY=pinpipe
+S3_SECRET_KEY=pinpipe-secret
+S3_REGION="us-east-1"
+S3_BUCKET=pinpipe
+PG_USER=pinpipe
+PG_PASSWORD=pinpipe
+PG_DB=pinpipe
+
+JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
+JAVA=$JAVA_HOME/bin/java
+GO=${PINPIPE_GO:-$(command -v go || echo /usr/local/go/bin/go)}
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+
+KAFKA_LIBS=$CACHE_DIR/kafka/$KAFKA_VERSION/libs
+CASSANDRA_LIBS=$CACHE_DIR/cassandra/$CASSANDRA_VERSION/libs
+MINIO_BIN=$CACHE_DIR/bin/minio-$MINIO_VERSION
+
+# Seconds to wait for readiness after launch, and for exit after the stop signal.
+declare -A READY_TIMEOUT=(
+  [kafka]=${PINPIPE_KAFKA_READY_TIMEOUT:-60}
+  [s3]=${PINPIPE_S3_READY_TIMEOUT:-30}
+  [cassandra]=${PINPIPE_CASSANDRA_READY_TIMEOUT:-180}
+  [postgres]=${PINPIPE_PG_READY_TIMEOUT:-30}
+)
+declare -A STOP_TIMEOUT=([kafka]=30 [s3]=15 [cassandra]=30 [postgres]=20)
+# PostgreSQL's SIGTERM is a "smart" shutdown that waits for every client to
+# disconnect; SIGINT is the fast one.
+declare -A STOP_SIGNAL=([kafka]=TERM [s3]=TERM [cassandra]=TERM [postgres]=INT)
+
+# ---- small helpers ----------------------------------------------------------
+say() { printf 'stack: %s\n' "$*"; }
+err() { printf 'stack: %s\n' "$*" >&2; }
+die() { err "$*"; exit 1; }
+
+now() { printf '%s' "${EPOCHREALTIME//[!0-9]/}"; } # microseconds, any locale
+elapsed() { # start_us -> "12.3s"
+  local us=$(($(now) - $1))
+  printf '%d.%ds' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+
+svc_dir() { printf '%s/%s' "$STATE_DIR" "$1"; }
+pidfile() { printf '%s/%s.pid' "$RUN_DIR" "$1"; }
+logfile() { printf '%s/%s.log' "$LOG_DIR" "$1"; }
+
+show_log_tail() {
+  local log=$1
+  [[ -s $log ]] || return 0
+  printf -- '--- last 20 lines of %s ---\n' "$log" >&2
+  tail -n 20 "$log" | cut -c1-300 >&2 # Cassandra logs its whole config on one line
+  printf -- '---\n' >&2
+}
+
+# The one-line failure report the Makefile user sees, then the log tail
+# unless the failure happened before the service could write anything.
+fail_report() { # svc reason [notail]
+  local svc=$1 reason=$2
+  err "$svc FAILED: $reason (log: $(logfile "$svc"))"
+  [[ ${3:-} == notail ]] || show_log_tail "$(logfile "$svc")"
+}
+
+render() { # template output KEY=VALUE...
+  local tmpl=$1 out=$2 kv args=()
+  shift 2
+  for kv in "$@"; do
+    args+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
+  done
+  sed "${args[@]}" "$tmpl" >"$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
+is_alive() { # pid: running and not a zombie
+  local stat
+  { stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+  stat=${stat##*) } # the state letter follows the parenthesised command name
+  [[ -n $stat && ${stat:0:1} != Z ]]
+}
+
+# A pid is ours only if its command line names the service's state dir, so a
+# recycled pid belonging to something else is never signalled.
+is_ours() { # svc pid
+  is_alive "$2" || return 1
+  tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -qF -- "$(svc_dir "$1")"
+}
+
+# Prints the pid from the pidfile. Returns 0 if that process is ours and
+# alive, 1 if there is no pidfile, 2 if the pidfile is stale.
+svc_pid() {
+  local f pid
+  f=$(pidfile "$1")
+  [[ -s $f ]] || return 1
+  pid=$(<"$f")
+  printf '%s' "$pid"
+  is_ours "$1" "$pid" && return 0
+  return 2
+}
+
+# "pid (command)" of whatever listens on a TCP port, empty if nothing does.
+port_owner() {
+  local line pid
+  line=$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n 1) || true
+  [[ -n $line ]] || return 0
+  if [[ $line =~ pid=([0-9]+) ]]; then
+    pid=${BASH_REMATCH[1]}
+    printf '%s (%s)' "$pid" "$(ps -o args= -p "$pid" 2>/dev/null | cut -c1-80)"
+  else
+    printf 'an unknown process'
+  fi
+}
+
+svc_ports() { # svc -> lines "port ENV_VAR"
+  case $1 in
+    kafka) printf '%s %s\n' "$KAFKA_PORT" PINPIPE_KAFKA_PORT \
+      "$KAFKA_CONTROLLER_PORT" PINPIPE_KAFKA_CONTROLLER_PORT ;;
+    s3) printf '%s %s\n' "$S3_PORT" PINPIPE_S3_PORT \
+      "$S3_CONSOLE_PORT" PINPIPE_S3_CONSOLE_PORT ;;
+    cassandra) printf '%s %s\n' "$CASSANDRA_PORT" PINPIPE_CASSANDRA_PORT \
+      "$CASSANDRA_STORAGE_PORT" PINPIPE_CASSANDRA_STORAGE_PORT \
+      "$CASSANDRA_JMX_PORT" PINPIPE_CASSANDRA_JMX_PORT ;;
+    postgres) printf '%s %s\n' "$PG_PORT" PINPIPE_PG_PORT ;;
+  esac
+}
+
+main_port() { svc_ports "$1" | awk 'NR == 1 {print $1}'; }
+
+# Refuses to start on a port someone else holds: silently talking to a
+# stranger's server would make tests pass or fail for the wrong reasons.
+check_ports_free() { # svc
+  local port var owner
+  while read -r port var; do
+    owner=$(port_owner "$port")
+    if [[ -n $owner ]]; then
+      fail_report "$1" "port $port is in use by pid $owner; stop it or set $var" notail
+      return 1
+    fi
+  done < <(svc_ports "$1")
+}
+
+# ---- installation -----------------------------------------------------------
+APT_UPDATED=0
+apt_install() { # packages...
+  ((${#@})) || return 0
+  command -v apt-get >/dev/null || die "missing $*, and no apt-get to install them"
+  say "installing Debian packages: $*"
+  if ((!APT_UPDATED)); then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_os_packages() { # svc...
+  local want=() svc
+  command -v python3 >/dev/null || want+=(python3)
+  command -v ss >/dev/null || want+=(iproute2)
+  command -v ps >/dev/null || want+=(procps)
+  command -v curl >/dev/null || want+=(curl)
+  for svc in "$@"; do
+    case $svc in
+      kafka | cassandra)
+        [[ -x $JAVA ]] || want+=(openjdk-17-jre-headless)
+        command -v mvn >/dev/null || want+=(maven)
+        ;;
+      postgres)
+        [[ -x $PG_BIN/postgres ]] || want+=("postgresql-$PG_MAJOR")
+        [[ -x $PG_BIN/psql ]] || want+=("postgresql-client-$PG_MAJOR")
+        command -v setfacl >/dev/null || want+=(acl)
+        ;;
+    esac
+  done
+  # shellcheck disable=SC2207 # package names have no spaces
+  want=($(printf '%s\n' "${want[@]}" | sort -u))
+  apt_install "${want[@]}"
+}
+
+run_logged() { # what logfile cmd...: runs cmd, on failure shows the log tail
+  local what=$1 log=$2
+  shift 2
+  mkdir -p "$(dirname "$log")"
+  if ! "$@" >"$log" 2>&1; then
+    err "$what failed (log: $log)"
+    show_log_tail "$log"
+    return 1
+  fi
+}
+
+maven_libs() { # name pom libs_dir -Dprop=value...
+  local name=$1 pom=$2 libs=$3 t0
+  shift 3
+  t0=$(now)
+  say "resolving $name jars from Maven Central (first time only)"
+  rm -rf "$libs.tmp"
+  run_logged "resolving $name jars" "$CACHE_DIR/logs/$name-maven.log" \
+    mvn -B -f "$pom" -Dmaven.repo.local="$CACHE_DIR/m2" "$@" \
+    "$MAVEN_DEPENDENCY_PLUGIN:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$libs.tmp" || return 1
+  rm -rf "$libs"
+  mv "$libs.tmp" "$libs"
+  say "$name jars ready in $(elapsed "$t0")"
+}
+
+kafka_installed() { [[ -d $KAFKA_LIBS ]]; }
+kafka_install() {
+  maven_libs kafka "$STACK_SRC/kafka/pom.xml" "$KAFKA_LIBS" \
+    -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$KAFKA_LOG4J_VERSION"
+}
+
+cassandra_installed() { [[ -d $CASSANDRA_LIBS ]]; }
+cassandra_install() {
+  maven_libs cassandra "$STACK_SRC/cassandra/pom.xml" "$CASSANDRA_LIBS" \
+    -Dcassandra.version="$CASSANDRA_VERSION"
+}
+
+s3_installed() { [[ -x $MINIO_BIN ]]; }
+s3_install() {
+  local t0 gopath=$CACHE_DIR/go
+  [[ -x $GO ]] || die "s3: Go toolchain not found (looked for $GO); set PINPIPE_GO"
+  t0=$(now)
+  say "building MinIO $MINIO_VERSION from source (first time only; several minutes on 2 cores)"
+  # CGO off: that is how MinIO ships its binaries, and it needs no C toolchain.
+  run_logged "building MinIO" "$CACHE_DIR/logs/minio-build.log" \
+    env GOPATH="$gopath" GOCACHE="$CACHE_DIR/go-build" GOFLAGS=-modcacherw \
+    GOBIN="$gopath/bin" CGO_ENABLED=0 GOTOOLCHAIN=local \
+    "$GO" install "github.com/minio/minio@$MINIO_VERSION" || return 1
+  mkdir -p "$(dirname "$MINIO_BIN")"
+  mv "$gopath/bin/minio" "$MINIO_BIN"
+  say "MinIO built in $(elapsed "$t0")"
+}
+
+postgres_installed() { [[ -x $PG_BIN/postgres && -x $PG_BIN/psql ]]; }
+postgres_install() { ensure_os_packages postgres; }
+
+install_services() { # svc...
+  local svc
+  ensure_os_packages "$@"
+  mkdir -p "$CACHE_DIR/logs"
+  for svc in "$@"; do
+    "${svc}_installed" || "${svc}_install" || return 1
+  done
+}
+
+# ---- per-service start preparation and commands -----------------------------
+# <svc>_prepare writes configs and initialises data on first use;
+# <svc>_command fills CMD with the foreground server command line;
+# <svc>_ready is the protocol-level readiness check;
+# <svc>_after_ready (optional) creates the bucket, role, database.
+CMD=()
+
+kafka_prepare() {
+  local dir log cluster_id
+  dir=$(svc_dir kafka)
+  mkdir -p "$dir/data" || return 1
+  # Changing a port of an already-formatted node needs `clean kafka`: the
+  # controller endpoint is recorded in the metadata log at format time.
+  render "$STACK_SRC/kafka/server.properties.in" "$dir/server.properties" \
+    PORT="$KAFKA_PORT" CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" DATA_DIR="$dir/data" || return 1
+  [[ -f $dir/data/meta.properties ]] && return 0
+  log=$(logfile kafka)
+  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  if ! "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$STACK_SRC/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$LOG_DIR" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool \
+    format --standalone -t "$cluster_id" -c "$dir/server.properties" >>"$log" 2>&1; then
+    fail_report kafka "formatting the KRaft storage failed"
+    return 1
+  fi
+}
+
+kafka_command() {
+  local dir
+  dir=$(svc_dir kafka)
+  CMD=("$JAVA" -Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
+    -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$STACK_SRC/kafka/log4j2.properties"
+    -Dkafka.logs.dir="$LOG_DIR"
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties")
+}
+
+kafka_ready() { python3 "$STACK_SRC/probe.py" kafka 127.0.0.1 "$KAFKA_PORT" >/dev/null; }
+
+kafka_after_ready() {
+  local out
+  if ! out=$(python3 "$STACK_SRC/probe.py" kafka-coordinators 127.0.0.1 "$KAFKA_PORT"); then
+    fail_report kafka "$out"
+    return 1
+  fi
+}
+
+s3_prepare() { mkdir -p "$(svc_dir s3)/data"; }
+
+s3_command() {
+  CMD=(env MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY"
+    MINIO_SITE_REGION="$S3_REGION" MINIO_UPDATE=off MINIO_BROWSER=on
+    "$MINIO_BIN" server --anonymous
+    --address "127.0.0.1:$S3_PORT" --console-address "127.0.0.1:$S3_CONSOLE_PORT"
+    "$(svc_dir s3)/data")
+}
+
+s3_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$S3_PORT/minio/health/ready" 2>/dev/null; }
+
+s3_after_ready() {
+  local body code
+  body=$(mktemp)
+  code=$(curl -sS -o "$body" -w '%{http_code}' --max-time 10 -X PUT \
+    --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    "http://127.0.0.1:$S3_PORT/$S3_BUCKET" 2>&1) || true
+  if [[ $code == 200 ]] || grep -q BucketAlreadyOwnedByYou "$body"; then
+    rm -f "$body"
+    return 0
+  fi
+  fail_report s3 "creating bucket $S3_BUCKET failed: HTTP $code $(head -c 300 "$body" | tr '\n' ' ')"
+  rm -f "$body"
+  return 1
+}
+
+cassandra_prepare() {
+  local dir
+  dir=$(svc_dir cassandra)
+  mkdir -p "$dir/triggers" || return 1
+  render "$STACK_SRC/cassandra/cassandra.yaml.in" "$dir/cassandra.yaml" \
+    STATE_DIR="$dir" PORT="$CASSANDRA_PORT" STORAGE_PORT="$CASSANDRA_STORAGE_PORT" || return 1
+}
+
+cassandra_command() {
+  local dir jamm
+  dir=$(svc_dir cassandra)
+  jamm=$(compgen -G "$CASSANDRA_LIBS/jamm-*.jar" | head -n 1) || true
+  [[ -n $jamm ]] || die "cassandra: no jamm jar in $CASSANDRA_LIBS; delete it and rerun install"
+  # cassandra-foreground keeps stderr open, so a JVM crash still reaches the log.
+  CMD=("$JAVA" "@$STACK_SRC/cassandra/jvm17.options"
+    -Xms1G -Xmx1G -Xss256k
+    -javaagent:"$jamm"
+    -Dcassandra.jmx.local.port="$CASSANDRA_JMX_PORT"
+    -Dcassandra-foreground=yes
+    -Dcassandra.config="file://$dir/cassandra.yaml"
+    -Dcassandra.storagedir="$dir"
+    -Dcassandra.triggers_dir="$dir/triggers"
+    -Dcassandra.logdir="$LOG_DIR"
+    -Dlogback.configurationFile="file://$STACK_SRC/cassandra/logback.xml"
+    -cp "$CASSANDRA_LIBS/*" org.apache.cassandra.service.CassandraDaemon)
+}
+
+cassandra_ready() { python3 "$STACK_SRC/probe.py" cql 127.0.0.1 "$CASSANDRA_PORT" >/dev/null; }
+
+# PostgreSQL runs as the `postgres` OS user (it refuses root), so that user
+# must be able to reach the data dir even when the state dir sits under a
+# private home such as /root: grant it search (x) permission on each blocking
+# ancestor with an ACL, which exposes no directory listing.
+pg_grant_traverse() {
+  local d=$1 ancestors=() i
+  while [[ $d != / ]]; do
+    d=$(dirname "$d")
+    ancestors+=("$d")
+  done
+  # Top down: a blocked parent makes every child look blocked too.
+  for ((i = ${#ancestors[@]} - 1; i >= 0; i--)); do
+    d=${ancestors[i]}
+    if ! runuser -u postgres -- test -x "$d" 2>/dev/null; then
+      say "granting the postgres user search permission on $d (ACL u:postgres:x)"
+      setfacl -m u:postgres:x "$d" || return 1
+    fi
+  done
+}
+
+postgres_prepare() {
+  local dir
+  dir=$(svc_dir postgres)
+  mkdir -p "$dir/run" && chown postgres: "$dir" "$dir/run" || return 1
+  pg_grant_traverse "$dir" || return 1
+  [[ -f $dir/data/PG_VERSION ]] && return 0
+  if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 \
+    --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 \
+    >>"$(logfile postgres)" 2>&1; then
+    rm -rf "$dir/data"
+    fail_report postgres "initdb failed"
+    return 1
+  fi
+}
+
+postgres_command() {
+  local dir
+  dir=$(svc_dir postgres)
+  # setpriv execs in place (runuser would fork), so the pidfile holds the
+  # postmaster itself. fsync and friends are off: this is a throwaway test
+  # cluster, and a crashed server process (not machine) loses nothing.
+  CMD=(setpriv --reuid=postgres --regid=postgres --init-groups
+    "$PG_BIN/postgres" -D "$dir/data" -p "$PG_PORT"
+    -c listen_addresses=127.0.0.1 -c unix_socket_directories="$dir/run"
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+    -c logging_collector=off)
+}
+
+postgres_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+
+postgres_after_ready() {
+  local dir log
+  dir=$(svc_dir postgres)
+  log=$(logfile postgres)
+  if ! runuser -u postgres -- "$PG_BIN/psql" -h "$dir/run" -p "$PG_PORT" -U postgres \
+    -d postgres -qAt -v ON_ERROR_STOP=1 >>"$log" 2>&1 <<SQL; then
+SELECT 'CREATE ROLE $PG_USER LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER')
+\\gexec
+ALTER ROLE $PG_USER WITH LOGIN PASSWORD '$PG_PASSWORD';
+SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')
+\\gexec
+SQL
+    fail_report postgres "creating role/database $PG_USER failed"
+    return 1
+  fi
+  if ! PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" \
+    -U "$PG_USER" -d "$PG_DB" -qAtc 'select 1' >/dev/null 2>>"$log"; then
+    fail_report postgres "password login as $PG_USER over 127.0.0.1 failed"
+    return 1
+  fi
+}
+
+# ---- the generic start / wait / stop mechanism ------------------------------
+declare -A LAUNCH_PID LAUNCH_T0
+
+# Starts svc in the background unless it is already running. Records it in
+# LAUNCH_PID for wait_ready. Returns non-zero after reporting on failure.
+launch() {
+  local svc=$1 pid rc=0 log
+  pid=$(svc_pid "$svc") || rc=$?
+  if ((rc == 0)); then
+    LAUNCH_PID[$svc]=$pid
+    LAUNCH_T0[$svc]=already
+    return 0
+  fi
+  rm -f "$(pidfile "$svc")"
+  check_ports_free "$svc" || return 1
+  log=$(logfile "$svc")
+  "${svc}_prepare" || return 1
+  "${svc}_command"
+  printf '==== %s starting %s\n' "$(date -Is)" "$svc" >>"$log"
+  # setsid: the server must outlive this script and not receive the Ctrl-C
+  # meant for make. fd 9 is our lock and must not be inherited by servers.
+  (
+    cd "$(svc_dir "$svc")"
+    exec 9>&-
+    exec setsid "${CMD[@]}"
+  ) >>"$log" 2>&1 </dev/null &
+  pid=$!
+  printf '%s\n' "$pid" >"$(pidfile "$svc")"
+  LAUNCH_PID[$svc]=$pid
+  LAUNCH_T0[$svc]=$(now)
+}
+
+# Polls the readiness check until it passes, the process dies or the bound
+# runs out. A server that never became ready is stopped so that the next
+# `up` starts from scratch.
+wait_ready() {
+  local svc=$1 pid=${LAUNCH_PID[$1]} t0=${LAUNCH_T0[$1]} deadline code
+  if [[ $t0 == already ]]; then
+    # after_ready again: it is idempotent and cheap, and it puts back a
+    # bucket or database that a test may have dropped.
+    if "${svc}_ready"; then
+      if declare -F "${svc}_after_ready" >/dev/null && ! "${svc}_after_ready"; then
+        return 1
+      fi
+      say "$svc already up (pid $pid, port $(main_port "$svc"))"
+      return 0
+    fi
+    t0=$(now) # alive but not answering: give it the usual bound, then restart
+  fi
+  deadline=$((t0 + ${READY_TIMEOUT[$svc]} * 1000000))
+  while :; do
+    if ! is_alive "$pid"; then
+      code=0
+      wait "$pid" 2>/dev/null || code=$?
+      rm -f "$(pidfile "$svc")"
+      fail_report "$svc" "exited with code $code during startup"
+      return 1
+    fi
+    if "${svc}_ready"; then
+      if declare -F "${svc}_after_ready" >/dev/null && ! "${svc}_after_ready"; then
+        return 1
+      fi
+      say "$svc up (pid $pid, port $(main_port "$svc")) in $(elapsed "$t0")"
+      return 0
+    fi
+    if (($(now) > deadline)); then
+      fail_report "$svc" "timed out after ${READY_TIMEOUT[$svc]} s waiting for readiness; stopped it"
+      stop_pid "$svc" "$pid" >/dev/null
+      rm -f "$(pidfile "$svc")"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+stop_pid() { # svc pid
+  local svc=$1 pid=$2 deadline
+  kill "-${STOP_SIGNAL[$svc]}" "$pid" 2>/dev/null || return 0
+  deadline=$((SECONDS + ${STOP_TIMEOUT[$svc]}))
+  while is_alive "$pid" && ((SECONDS < deadline)); do
+    sleep 0.2
+  done
+  if is_alive "$pid"; then
+    say "$svc did not stop within ${STOP_TIMEOUT[$svc]} s; killing pid $pid"
+    kill -KILL "$pid" 2>/dev/null || true
+    while is_alive "$pid"; do sleep 0.1; done
+  fi
+}
+
+svc_down() {
+  local svc=$1 pid rc=0
+  pid=$(svc_pid "$svc") || rc=$?
+  case $rc in
+    0)
+      stop_pid "$svc" "$pid"
+      say "$svc stopped (was pid $pid)"
+      ;;
+    2) say "$svc was not running (removed stale pidfile)" ;;
+    *) say "$svc already down" ;;
+  esac
+  rm -f "$(pidfile "$svc")"
+}
+
+svc_status() { # prints one line; returns 0 only if up
+  local svc=$1 pid rc=0 port owner
+  port=$(main_port "$svc")
+  pid=$(svc_pid "$svc") || rc=$?
+  case $rc in
+    0)
+      if "${svc}_ready"; then
+        printf '%-10s up (pid %s, port %s)\n' "$svc" "$pid" "$port"
+        return 0
+      fi
+      printf '%-10s DIED (pid %s alive but port %s not answering; log: %s)\n' \
+        "$svc" "$pid" "$port" "$(logfile "$svc")"
+      ;;
+    2)
+      printf '%-10s DIED (pidfile says %s but that process is gone; log: %s)\n' \
+        "$svc" "$pid" "$(logfile "$svc")"
+      ;;
+    *)
+      owner=$(port_owner "$port")
+      printf '%-10s down%s\n' "$svc" "${owner:+ (port $port is held by pid $owner)}"
+      ;;
+  esac
+  return 1
+}
+
+# ---- commands ---------------------------------------------------------------
+take_lock() {
+  mkdir -p "$STATE_DIR"
+  exec 9>"$STATE_DIR/.lock"
+  if ! flock -w 600 9; then
+    die "another stack.sh is still running (lock $STATE_DIR/.lock)"
+  fi
+}
+
+cmd_up() {
+  local svc failed=0 started=()
+  install_services "$@"
+  mkdir -p "$LOG_DIR" "$RUN_DIR"
+  # Launch everything first and wait afterwards, so slow starters (Cassandra)
+  # overlap with the quick ones.
+  for svc in "$@"; do
+    if launch "$svc"; then started+=("$svc"); else failed=1; fi
+  done
+  for svc in "${started[@]}"; do
+    wait_ready "$svc" || failed=1
+  done
+  return "$failed"
+}
+
+cmd_down() {
+  local i
+  for ((i = $# ; i >= 1; i--)); do
+    svc_down "${!i}"
+  done
+}
+
+cmd_status() {
+  local svc failed=0
+  for svc in "$@"; do
+    svc_status "$svc" || failed=1
+  done
+  return "$failed"
+}
+
+cmd_clean() {
+  local svc
+  cmd_down "$@"
+  for svc in "$@"; do
+    rm -rf "$(svc_dir "$svc")" "$(logfile "$svc")" "$(pidfile "$svc")"
+  done
+  say "removed state of: $* (under $STATE_DIR)"
+}
+
+cmd_env() {
+  cat <<EOF
+export PINPIPE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export PINPIPE_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+export PINPIPE_S3_BUCKET=$S3_BUCKET
+export PINPIPE_S3_REGION=$S3_REGION
+export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY
+export AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+export PINPIPE_CASSANDRA_CONTACT_POINTS=127.0.0.1:$CASSANDRA_PORT
+export PINPIPE_CASSANDRA_LOCAL_DC=datacenter1
+export PINPIPE_PG_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
+EOF
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+  exit 2
+}
+
+check_settings() {
+  local var
+  for var in PG_PORT S3_PORT S3_CONSOLE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
+    CASSANDRA_PORT CASSANDRA_STORAGE_PORT CASSANDRA_JMX_PORT; do
+    if ! [[ ${!var} =~ ^[0-9]+$ ]] || ((${!var} < 1 || ${!var} > 65535)); then
+      die "PINPIPE_$var must be a TCP port number, got '${!var}'"
+    fi
+  done
+  for var in "${!READY_TIMEOUT[@]}"; do
+    [[ ${READY_TIMEOUT[$var]} =~ ^[0-9]+$ ]] || die "ready timeout for $var must be whole seconds"
+  done
+}
+
+main() {
+  local cmd=${1:-} svc services=()
+  [[ -n $cmd ]] || usage
+  shift
+  check_settings
+  for svc in "$@"; do
+    case " ${ALL_SERVICES[*]} " in
+      *" $svc "*) services+=("$svc") ;;
+      *) die "unknown service '$svc' (known: ${ALL_SERVICES[*]})" ;;
+    esac
+  done
+  ((${#services[@]})) || services=("${ALL_SERVICES[@]}")
+  # Keep the canonical start order whatever order the names came in.
+  local ordered=()
+  for svc in "${ALL_SERVICES[@]}"; do
+    case " ${services[*]} " in *" $svc "*) ordered+=("$svc") ;; esac
+  done
+
+  case $cmd in
+    install) take_lock; install_services "${ordered[@]}" ;;
+    up) take_lock; cmd_up "${ordered[@]}" ;;
+    down) take_lock; cmd_down "${ordered[@]}" ;;
+    clean) take_lock; cmd_clean "${ordered[@]}" ;;
+    status) cmd_status "${ordered[@]}" ;;
+    env) cmd_env ;;
+    -h | --help | help) usage ;;
+    *) err "unknown command '$cmd'"; usage ;;
+  esac
+}
+
+main "$@"
