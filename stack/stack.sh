@@ -8,6 +8,8 @@
 #   stack/stack.sh down    [svc...]   graceful stop (TERM, then KILL after a bound)
 #   stack/stack.sh clean   [svc...]   down, then delete data, logs and pidfiles
 #   stack/stack.sh env                export lines for the connection settings
+#   stack/stack.sh kafka-run CLASS [args...]  run a class from the Kafka jars
+#                                     (e.g. org.apache.kafka.tools.ProducerPerformance)
 #
 # Services: kafka s3 cassandra postgres (default: all four).
 # Cache:  ${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}       (downloads, builds)
@@ -666,10 +668,23 @@ check_settings() {
   done
 }
 
+# Kafka's own tools (perf tests, topic admin) from the same jars the broker runs.
+cmd_kafka_run() {
+  (($#)) || die "kafka-run needs a class name, e.g. org.apache.kafka.tools.ProducerPerformance"
+  kafka_installed || install_services kafka
+  # Tools log beside, not into, the broker's log.
+  mkdir -p "$LOG_DIR/tools"
+  exec "$JAVA" -Xmx512m -Dlog4j2.configurationFile="$STACK_SRC/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$LOG_DIR/tools" -cp "$KAFKA_LIBS/*" "$@"
+}
+
 main() {
   local cmd=${1:-} svc services=()
   [[ -n $cmd ]] || usage
   shift
+  if [[ $cmd == kafka-run ]]; then
+    cmd_kafka_run "$@"
+  fi
   check_settings
   for svc in "$@"; do
     case " ${ALL_SERVICES[*]} " in

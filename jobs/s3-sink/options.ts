@@ -20,11 +20,11 @@ export function sinkOptions<T>(y: Argv<T>) {
     .options({
       ...option('group-id', { type: 'string', description: 'Kafka consumer group of the sink', default: 'pinpipe-s3-sink', group: 'Sink:' }),
       ...option('topics', { type: 'string', description: 'Topics to land, comma-separated', default: Object.values(TOPICS).join(','), coerce: commaList, group: 'Sink:' }),
-      ...option('flush-records', { type: 'number', description: 'Rotate an object after this many records', default: 100_000, group: 'Sink:' }),
-      ...option('flush-bytes', { type: 'number', description: 'Rotate an object after this many uncompressed bytes', default: 64 * 1024 * 1024, group: 'Sink:' }),
+      ...option('flush-records', { type: 'number', description: 'Rotate an object after this many records', default: 50_000, group: 'Sink:' }),
+      ...option('flush-bytes', { type: 'number', description: 'Rotate an object after this many uncompressed bytes', default: 16 * 1024 * 1024, group: 'Sink:' }),
       ...option('flush-idle-ms', { type: 'number', description: 'Flush a partition that received nothing for this long', default: 10_000, group: 'Sink:' }),
       ...option('flush-max-age-ms', { type: 'number', description: 'Flush an object open this long, so a steady trickle still lands', default: 60_000, group: 'Sink:' }),
-      ...option('max-buffer-bytes', { type: 'number', description: 'Memory ceiling for all buffers; above it the largest flush early', default: 256 * 1024 * 1024, group: 'Sink:' }),
+      ...option('max-buffer-bytes', { type: 'number', description: 'Memory ceiling for all buffers; above it the largest flush early', default: 96 * 1024 * 1024, group: 'Sink:' }),
       ...option('gzip-level', { type: 'number', description: 'gzip level of the objects (1 fastest, 9 smallest)', default: 1, group: 'Sink:' }),
     })
     .check((argv) => {

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { dlqObjectKey, hourBucket, rawObjectKey } from '../lib/lake.js';
+import { dlqObjectKey, rawObjectKey } from '../lib/lake.js';
 import type { ObjectFormat } from './format.js';
 import { toDeadLetterLine, toLakeLine } from './format.js';
 import type { CommitFn, FlushLimits, FlushReason, ObjectStore, SinkRecord } from './types.js';
@@ -49,7 +49,7 @@ export class PartitionWriter {
   private entries: Entry[] = [];
   private bytes = 0;
   private goodRecords = 0;
-  private bucket: string | undefined;
+  private bucket: number | undefined;
   private openedAt = 0;
   private lastAppendAt = 0;
   /** Offsets below this are already buffered or in the lake: redeliveries are ignored. */
@@ -184,7 +184,9 @@ export class PartitionWriter {
   }
 }
 
-function bucketOf(timestampMs: number): string {
-  const { dt, hour } = hourBucket(timestampMs);
-  return `${dt}/${hour}`;
+const HOUR_MS = 3_600_000;
+
+/** The record's hour since the epoch: cheap to compare per record, same identity as dt/hour. */
+function bucketOf(timestampMs: number): number {
+  return Math.floor(timestampMs / HOUR_MS);
 }

@@ -1,4 +1,5 @@
-import type { EachBatchPayload } from 'kafkajs';
+import type { EachBatchPayload, IHeaders } from 'kafkajs';
+import { RECORD_HEADERS } from '../lib/contracts.js';
 import type { JobContext } from '../lib/job.js';
 import { createKafka, ensureTopics } from '../lib/kafka.js';
 import { createRegistry, serveMetrics } from '../lib/metrics.js';
@@ -13,6 +14,11 @@ import type { SinkRecord } from './types.js';
 /** How often idle and age rotation is checked. */
 const TICK_MS = 1_000;
 
+function header(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  return value === undefined ? undefined : String(value);
+}
+
 function toSinkRecords({ batch }: Pick<EachBatchPayload, 'batch'>): SinkRecord[] {
   return batch.messages.map((m) => ({
     topic: batch.topic,
@@ -21,7 +27,8 @@ function toSinkRecords({ batch }: Pick<EachBatchPayload, 'batch'>): SinkRecord[]
     timestampMs: Number(m.timestamp),
     key: m.key === null ? null : m.key.toString('utf8'),
     value: m.value,
-    headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v === undefined ? undefined : String(v)])),
+    // Only the headers the lake keeps are decoded; the dead-letter copy keeps these too.
+    headers: { [RECORD_HEADERS.eventId]: header(m.headers, RECORD_HEADERS.eventId), [RECORD_HEADERS.ingestTime]: header(m.headers, RECORD_HEADERS.ingestTime) },
   }));
 }
 

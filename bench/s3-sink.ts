@@ -1,0 +1,159 @@
+/**
+ * s3-sink throughput and memory on the local stack, beside Kafka's own ConsumerPerformance on
+ * the same records. Run: `npx tsx bench/s3-sink.ts [posts]` with the stack up and its settings
+ * exported (make bench does both). Prints one JSON object.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { RECORD_HEADERS } from '../jobs/lib/contracts.js';
+import { createKafka, ensureTopics } from '../jobs/lib/kafka.js';
+import { createLogger } from '../jobs/lib/logger.js';
+import { bundledDataFile } from '../jobs/lib/paths.js';
+import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../jobs/emulate/generator.js';
+import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
+import { startJob } from '../jobs/test/process.js';
+import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
+
+const run = promisify(execFile);
+const posts = Number(process.argv[2] ?? 200_000);
+const settings = serviceSettings();
+const logger = createLogger('bench', 'warn');
+const kafka = createKafka(settings, logger);
+const stamp = Date.now().toString(36);
+const topics = ['pin', 'geo', 'user'].map((t) => `bench-sink-${t}-${stamp}`);
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+async function fill(): Promise<{ records: number; bytes: number }> {
+  await ensureTopics(kafka, topics, 3);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const pins = await loadSeedPins(bundledDataFile('pinterest_pin_sample.ndjson'));
+  const generator = generatePosts(pins, { ...DEFAULT_GENERATOR_OPTIONS, seed: 1, startTimeMs: Date.UTC(2026, 0, 1) });
+  let records = 0;
+  let bytes = 0;
+  const batch: Record<string, Array<{ key: string; value: string; headers: Record<string, string> }>> = {};
+  const flush = async () => {
+    await producer.sendBatch({ acks: -1, topicMessages: Object.entries(batch).map(([topic, messages]) => ({ topic, messages })) });
+    for (const key of Object.keys(batch)) delete batch[key];
+  };
+  for (let n = 0; n < posts; n += 1) {
+    const post = generator.next().value as Parameters<typeof postRecords>[0];
+    for (const typed of postRecords(post)) {
+      const topic = topics[['pin', 'geo', 'user'].indexOf(typed.type)] as string;
+      const value = JSON.stringify(typed.record);
+      (batch[topic] ??= []).push({ key: String(n), value, headers: { [RECORD_HEADERS.eventId]: `${topic}#${n}`, [RECORD_HEADERS.ingestTime]: String(Date.now()) } });
+      records += 1;
+      bytes += value.length;
+    }
+    if (n % 2_000 === 1_999) await flush();
+  }
+  await flush();
+  await producer.disconnect();
+  return { records, bytes };
+}
+
+async function committedTotal(groupId: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchOffsets({ groupId, topics });
+    return offsets.flatMap((t) => t.partitions).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function sinkRun(records: number) {
+  const groupId = `bench-sink-${stamp}`;
+  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn'], {
+    ...serviceEnv(),
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'pinpipe',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'pinpipe-secret',
+  });
+  const started = performance.now();
+  let firstCommitAt: number | undefined;
+  let firstCommitted = 0;
+  let rss = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    rss = Math.max(rss, peakRssMb(job.child.pid as number));
+    const done = await committedTotal(groupId);
+    if (done > 0 && firstCommitAt === undefined) {
+      firstCommitAt = performance.now();
+      firstCommitted = done;
+    }
+    if (done >= records) break;
+    if (performance.now() - started > 600_000) throw new Error(`sink did not finish: ${done} of ${records}`);
+  }
+  const finished = performance.now();
+  rss = Math.max(rss, peakRssMb(job.child.pid as number));
+  await job.stop();
+  const steadySeconds = (finished - (firstCommitAt as number)) / 1000;
+  return {
+    wallSeconds: Math.round((finished - started) / 100) / 10,
+    eventsPerSecondIncludingStartup: Math.round(records / ((finished - started) / 1000)),
+    eventsPerSecondSteady: steadySeconds > 0 ? Math.round((records - firstCommitted) / steadySeconds) : null,
+    peakRssMb: rss,
+  };
+}
+
+/** Kafka's ConsumerPerformance over the same topics, one after another (it takes one topic). */
+async function consumerPerformance(records: number) {
+  let seconds = 0;
+  let mb = 0;
+  let consumed = 0;
+  for (const topic of topics) {
+    const { stdout } = await run('stack/stack.sh', [
+      'kafka-run',
+      'org.apache.kafka.tools.ConsumerPerformance',
+      '--bootstrap-server',
+      settings.kafkaBrokers.join(','),
+      '--topic',
+      topic,
+      '--messages',
+      String(Math.ceil(records / topics.length)),
+      '--group',
+      `bench-perf-${topic}`,
+      '--timeout',
+      '60000',
+    ]);
+    // A header, then: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
+    const fields = (stdout.trim().split('\n').pop() ?? '').split(',').map((f) => f.trim());
+    const topicMb = Number(fields[2]);
+    const topicMessages = Number(fields[4]);
+    mb += topicMb;
+    consumed += topicMessages;
+    seconds += topicMb / Number(fields[3]);
+  }
+  return { records: consumed, eventsPerSecond: Math.round(consumed / seconds), mbPerSecond: Math.round((mb / seconds) * 10) / 10 };
+}
+
+const filled = await fill();
+const sink = await sinkRun(filled.records);
+const kafkaConsumer = await consumerPerformance(filled.records);
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      benchmark: 's3-sink',
+      posts,
+      records: filled.records,
+      averageRecordBytes: Math.round(filled.bytes / filled.records),
+      sink,
+      kafkaConsumerPerformance: kafkaConsumer,
+      ratioToKafkaConsumer: Math.round((sink.eventsPerSecondSteady ?? sink.eventsPerSecondIncludingStartup) / kafkaConsumer.eventsPerSecond * 100) / 100,
+      target: { eventsPerSecond: 100_000 },
+    },
+    null,
+    2,
+  )}\n`,
+);
+const admin = kafka.admin();
+await admin.connect();
+await admin.deleteTopics({ topics });
+await admin.disconnect();
