@@ -12,7 +12,7 @@ PINPIPE := node dist/jobs/cli.js
 # Connection settings of the local stack, for everything that talks to it.
 WITH_STACK_ENV = eval "$$($(STACK) env)" &&
 
-.PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo distclean
+.PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo bench distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,3 +70,6 @@ distclean: clean ## Also delete node_modules and the download cache
 
 demo: install up build ## Start everything and run the pipeline end to end on sample data
 	$(WITH_STACK_ENV) bash scripts/demo.sh
+
+bench: install up build ## Measure throughput, latency and memory against the real services (bench/RESULTS.md)
+	$(WITH_STACK_ENV) bash bench/run.sh

@@ -14,4 +14,9 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  {
+    // Small operator scripts and benchmarks print for people.
+    files: ['scripts/**', 'bench/**'],
+    rules: { 'no-console': 'off' },
+  },
 );

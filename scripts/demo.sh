@@ -1,25 +1,49 @@
 #!/usr/bin/env bash
 # The pipeline end to end on the local stack, as far as it is built. Run through `make demo`,
-# which starts the services and exports their settings first.
+# which starts the services and exports their settings first:
+#   emulate ──HTTP──▶ ingest ──▶ Kafka ──▶ s3-sink ──▶ raw lake on S3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pinpipe() { node dist/jobs/cli.js "$@"; }
 out=out/demo
 mkdir -p "$out"
+posts=${DEMO_POSTS:-3000}
+port=${DEMO_INGEST_PORT:-8088}
+api_key="demo-$(date +%s)"
+pids=()
+stop_jobs() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_jobs EXIT
 
 echo "== services"
 pinpipe check
 
-echo "== emulate: 2000 posts (6000 records) from the real seed pins"
-pinpipe emulate --count 2000 --seed 42 --start-time now --out "$out/emulated.ndjson" --log-level warn
-node --input-type=module - "$out/emulated.ndjson" <<'JS'
-import { readFileSync } from 'node:fs';
-const lines = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const tally = (items) => Object.fromEntries([...items.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map())].sort((a, b) => b[1] - a[1]));
-const pins = lines.filter((l) => l.type === 'pin').map((l) => l.record);
-console.log('records by type:', tally(lines.map((l) => l.type)));
-console.log('pins by category:', tally(pins.map((p) => p.category)));
-console.log('follower counts "User Info Error":', pins.filter((p) => p.follower_count === 'User Info Error').length, 'of', pins.length);
-JS
-echo "wrote $out/emulated.ndjson"
+echo "== starting ingest on 127.0.0.1:$port and s3-sink (logs in $out/)"
+PINPIPE_API_KEYS=$api_key pinpipe ingest --port "$port" >"$out/ingest.log" 2>&1 &
+pids+=($!)
+pinpipe s3-sink --flush-idle-ms 2000 --metrics-port 0 >"$out/s3-sink.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 60); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 1
+done
+curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "ingest did not become ready; see $out/ingest.log" >&2; exit 1; }
+
+before=$(node scripts/lake-summary.mjs count)
+echo "== emulate: $posts posts ($((posts * 3)) records) from the real seed pins, posted to ingest"
+started=$(date +%s)
+pinpipe emulate --count "$posts" --rate 1000 --start-time now --ingest-url "http://127.0.0.1:$port" --api-key "$api_key" --log-level warn
+echo "posted in $(($(date +%s) - started)) s"
+
+echo "== waiting for s3-sink to land them"
+want=$((before + posts * 3))
+for _ in $(seq 1 60); do
+  (($(node scripts/lake-summary.mjs count) >= want)) && break
+  sleep 2
+done
+node scripts/lake-summary.mjs table
+(($(node scripts/lake-summary.mjs count) >= want)) || { echo "s3-sink did not land everything within 2 minutes; see $out/s3-sink.log" >&2; exit 1; }
+echo "logs: $out/ingest.log, $out/s3-sink.log"
