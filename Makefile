@@ -21,8 +21,10 @@ install: node-deps py-deps ## Install Node and Python dependencies and the local
 	$(STACK) install
 
 node-deps: node_modules/.package-lock.json
+# `npm install` rather than `npm ci`: it keeps the locked versions but tolerates an optional
+# platform package (say rollup's build for another OS) that a registry mirror does not carry.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 py-deps: $(PY_VENV)/.installed
