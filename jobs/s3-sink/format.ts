@@ -35,17 +35,22 @@ export function toLakeLine(record: SinkRecord): Decoded {
   if (value === null || value.length === 0) return { ok: false, reason: 'empty value' };
   if (!isUtf8(value)) return { ok: false, reason: 'value is not valid UTF-8' };
   let text = value.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'value is not valid JSON' };
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, reason: 'value is not a JSON object' };
-  // Newlines inside the raw JSON are only whitespace but would break NDJSON: the one change made.
-  text = text.indexOf('\n') === -1 && text.indexOf('\r') === -1 ? text.trim() : JSON.stringify(parsed);
-  const ingestTime = Number(record.headers[RECORD_HEADERS.ingestTime]);
   const eventId = record.headers[RECORD_HEADERS.eventId];
+  if (eventId !== undefined && text.charCodeAt(0) === 0x7b && text.charCodeAt(text.length - 1) === 0x7d && text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+    // ingest stamped this record after validating it against its contract and serialising it
+    // itself: a single-line JSON object. Parsing it again would only cost the hot path.
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return { ok: false, reason: 'value is not valid JSON' };
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, reason: 'value is not a JSON object' };
+    // Newlines inside the raw JSON are only whitespace but would break NDJSON: the one change made.
+    text = text.indexOf('\n') === -1 && text.indexOf('\r') === -1 ? text.trim() : JSON.stringify(parsed);
+  }
+  const ingestTime = Number(record.headers[RECORD_HEADERS.ingestTime]);
   return {
     ok: true,
     line:
