@@ -5,10 +5,11 @@ import { withGlobalOptions } from './lib/config.js';
 import { ConfigError, EXIT_USAGE } from './lib/errors.js';
 import { checkCommand } from './check/command.js';
 import { emulateCommand } from './emulate/command.js';
+import { ingestCommand } from './ingest/command.js';
 import { s3SinkCommand } from './s3-sink/command.js';
 
 /** Every command, registered explicitly. */
-const COMMANDS = [emulateCommand, s3SinkCommand, checkCommand] as const;
+const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, checkCommand] as const;
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /**

@@ -141,7 +141,7 @@ function describeIssue(error: ErrorObject): ValidationIssue {
   let reason: string;
   switch (error.keyword) {
     case 'type':
-      reason = `must be ${String(params.type) === 'integer' ? 'an integer' : `a ${String(params.type)}`}`;
+      reason = `must be ${/^[aeiou]/.test(String(params.type)) ? 'an' : 'a'} ${String(params.type)}`;
       break;
     case 'pattern':
     case 'anyOf':
@@ -199,8 +199,10 @@ export function validateTypedRecord(value: unknown): Validation<TypedRecord> {
  * Parses an event time. Times without a zone are UTC, as the seed emulation writes them.
  * Returns epoch milliseconds, or undefined when the text is not a real instant (Feb 30).
  */
+const EVENT_TIME = new RegExp(EVENT_TIME_PATTERN);
+
 export function parseEventTime(text: string): number | undefined {
-  if (!new RegExp(EVENT_TIME_PATTERN).test(text)) return undefined;
+  if (!EVENT_TIME.test(text)) return undefined;
   const iso = text.replace(' ', 'T');
   const zoned = /(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`;
   const millis = Date.parse(zoned);

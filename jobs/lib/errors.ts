@@ -11,6 +11,14 @@ export const ERROR_CODES = {
   PINPIPE_DEPENDENCY_UNAVAILABLE: { status: 503, retryable: true, summary: 'Kafka, S3, Cassandra, PostgreSQL or an HTTP peer did not answer or refused the request.' },
   PINPIPE_INTERRUPTED: { status: 503, retryable: true, summary: 'The job was stopped by SIGTERM or SIGINT before it finished.' },
   PINPIPE_INTERNAL: { status: 500, retryable: false, summary: 'A bug: something that should not happen did.' },
+  PINPIPE_UNAUTHORIZED: { status: 401, retryable: false, summary: 'The request has no valid `Authorization: Bearer <key>` header.' },
+  PINPIPE_FORBIDDEN: { status: 403, retryable: false, summary: 'The bearer token is not one of the configured API keys.' },
+  PINPIPE_ROUTE_NOT_FOUND: { status: 404, retryable: false, summary: 'No HTTP route has this path.' },
+  PINPIPE_METHOD_NOT_ALLOWED: { status: 405, retryable: false, summary: 'The HTTP route exists, but not for this method.' },
+  PINPIPE_BODY_TOO_LARGE: { status: 413, retryable: false, summary: 'The request body is larger than --max-body-bytes, or holds more records than --max-queued-records.' },
+  PINPIPE_RECORD_TOO_LARGE: { status: 413, retryable: false, summary: 'One record is larger than --max-record-bytes, so Kafka would refuse it.' },
+  PINPIPE_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'The Content-Type is not one the route accepts, its charset is not UTF-8, or the body is compressed.' },
+  PINPIPE_OVERLOADED: { status: 503, retryable: true, summary: 'ingest already holds --max-queued-records records not yet stored in Kafka; retry after Retry-After.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

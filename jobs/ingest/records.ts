@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { joinKeyOf, parseEventTime, RECORD_HEADERS, TOPICS, type TypedRecord } from '../lib/contracts.js';
+import type { OutgoingRecord } from './types.js';
+
+/**
+ * Kafka 4 refuses a record whose timestamp is more than log.message.timestamp.after.max.ms
+ * (1 hour by default) ahead of the broker's clock, failing the whole produce request. An event
+ * time further ahead than this is not used as the Kafka timestamp: the record gets its ingest
+ * time instead (the event time stays in the record itself).
+ */
+export const MAX_FUTURE_EVENT_MS = 50 * 60_000;
+
+/** Record framing, the three headers (names and values) and the key's length prefix, generously. */
+const RECORD_OVERHEAD_BYTES = 160;
+
+export interface PrepareContext {
+  /** Ingest time, epoch ms. */
+  now: number;
+  partitionFor(topic: string, key: string): number | undefined;
+  maxRecordBytes: number;
+}
+
+export type Prepared = { ok: true; record: OutgoingRecord } | { ok: false; bytes: number } | { ok: false; noMetadata: true } | { ok: false; tooDeep: true };
+
+/** JSON.parse takes any depth, JSON.stringify recurses: a record nested this deep cannot be re-serialized. */
+export const TOO_DEEP = 'is nested too deeply';
+
+/** The Kafka timestamp: the event's own time (geo `timestamp`) when it has one, else the ingest time. */
+export function recordTimestamp(typed: TypedRecord, now: number): number {
+  if (typed.type !== 'geo') return now;
+  const eventTime = parseEventTime(typed.record.timestamp);
+  return eventTime === undefined || eventTime > now + MAX_FUTURE_EVENT_MS ? now : eventTime;
+}
+
+/** Turns a validated record into its Kafka message: serialized once, keyed by ind, headers set. */
+export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prepared {
+  const topic = TOPICS[typed.type];
+  const key = String(joinKeyOf(typed));
+  let value: string;
+  try {
+    value = JSON.stringify(typed.record);
+  } catch (error) {
+    if (error instanceof RangeError) return { ok: false, tooDeep: true };
+    throw error;
+  }
+  const bytes = Buffer.byteLength(value) + key.length + RECORD_OVERHEAD_BYTES;
+  if (bytes > context.maxRecordBytes) return { ok: false, bytes };
+  const partition = context.partitionFor(topic, key);
+  if (partition === undefined) return { ok: false, noMetadata: true };
+  const eventId = randomUUID();
+  return {
+    ok: true,
+    record: {
+      type: typed.type,
+      topic,
+      partition,
+      eventId,
+      bytes,
+      message: {
+        key,
+        value,
+        partition,
+        timestamp: String(recordTimestamp(typed, context.now)),
+        headers: {
+          [RECORD_HEADERS.eventId]: eventId,
+          [RECORD_HEADERS.ingestTime]: String(context.now),
+          [RECORD_HEADERS.recordType]: typed.type,
+        },
+      },
+    },
+  };
+}

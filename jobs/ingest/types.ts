@@ -1,0 +1,36 @@
+import type { Message } from 'kafkajs';
+import type { RecordType } from '../lib/contracts.js';
+
+/** A validated record, ready for Kafka: the message is built once and sent as is. */
+export interface OutgoingRecord {
+  type: RecordType;
+  topic: string;
+  /** Chosen by ingest (same hash as Kafka's default partitioner), so offsets can be mapped back. */
+  partition: number;
+  eventId: string;
+  /** Estimated encoded size in a Kafka record batch: value, key, headers and framing. */
+  bytes: number;
+  message: Message & { partition: number };
+}
+
+/** Where Kafka stored one record: what ingest reports back to the client. */
+export interface StoredRecord {
+  eventId: string;
+  topic: string;
+  partition: number;
+  /** Decimal string: Kafka offsets are 64-bit. */
+  offset: string;
+}
+
+/** One refused line of an NDJSON batch. */
+export interface RejectedLine {
+  line: number;
+  field: string;
+  reason: string;
+  code: 'PINPIPE_INPUT_INVALID' | 'PINPIPE_RECORD_TOO_LARGE';
+  /** Further problems of the same line, when there is more than one. */
+  details?: Array<{ field: string; reason: string }>;
+}
+
+/** Label values of pinpipe_ingest_records_rejected_total. */
+export type RejectReason = 'invalid_utf8' | 'invalid_json' | 'contract' | 'too_large';
