@@ -19,22 +19,5 @@ run kafka-producer npx tsx bench/kafka-producer.ts 500000 300
 run s3-sink npx tsx bench/s3-sink.ts 200000
 [[ -f bench/daily.ts ]] && run daily npx tsx bench/daily.ts
 
-node --input-type=module - <<'JS' >bench/RESULTS.md
-import { existsSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-const read = (name) => (existsSync(`bench/results/${name}.json`) ? JSON.parse(readFileSync(`bench/results/${name}.json`, 'utf8')) : undefined);
-const lines = [
-  '# Benchmark results',
-  '',
-  `Measured by \`make bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB,`,
-  'with Kafka, MinIO, Cassandra and PostgreSQL running on the same machine. Raw figures: bench/results/*.json.',
-  '',
-];
-for (const name of ['kafka-producer', 'ingest', 's3-sink', 'daily']) {
-  const result = read(name);
-  if (!result) continue;
-  lines.push(`## ${name}`, '', '```json', JSON.stringify(result, null, 2), '```', '');
-}
-console.log(lines.join('\n'));
-JS
+node bench/summary.mjs >bench/RESULTS.md
 echo "== summary written to bench/RESULTS.md"
