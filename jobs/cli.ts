@@ -3,13 +3,15 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { withGlobalOptions } from './lib/config.js';
 import { ConfigError, EXIT_USAGE } from './lib/errors.js';
+import { cassandraLoadCommand } from './cassandra-load/command.js';
 import { checkCommand } from './check/command.js';
+import { dailyTransformCommand } from './daily-transform/command.js';
 import { emulateCommand } from './emulate/command.js';
 import { ingestCommand } from './ingest/command.js';
 import { s3SinkCommand } from './s3-sink/command.js';
 
 /** Every command, registered explicitly. */
-const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, checkCommand] as const;
+const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, dailyTransformCommand, cassandraLoadCommand, checkCommand] as const;
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /**

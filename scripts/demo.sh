@@ -2,6 +2,7 @@
 # The pipeline end to end on the local stack, as far as it is built. Run through `make demo`,
 # which starts the services and exports their settings first:
 #   emulate ──HTTP──▶ ingest ──▶ Kafka ──▶ s3-sink ──▶ raw lake on S3
+#   then the daily batch for today: daily-transform ──▶ curated Parquet ──▶ cassandra-load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ out=out/demo
 mkdir -p "$out"
 posts=${DEMO_POSTS:-3000}
 port=${DEMO_INGEST_PORT:-8088}
-api_key="demo-$(date +%s)"
+api_key="demo-key-$(date +%s)"
 pids=()
 stop_jobs() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -46,4 +47,10 @@ for _ in $(seq 1 60); do
 done
 node scripts/lake-summary.mjs table
 (($(node scripts/lake-summary.mjs count) >= want)) || { echo "s3-sink did not land everything within 2 minutes; see $out/s3-sink.log" >&2; exit 1; }
+
+day=$(date -u +%Y-%m-%d)
+echo "== daily batch for $day: daily-transform, then cassandra-load"
+pinpipe daily-transform --date "$day" --log-level warn
+pinpipe cassandra-load --date "$day" --log-level warn | tee "$out/cassandra-load.json"
+echo "(rows written per Cassandra table above; the quality report is reports/quality/dt=$day/report.json)"
 echo "logs: $out/ingest.log, $out/s3-sink.log"

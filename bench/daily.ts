@@ -1,0 +1,216 @@
+/**
+ * daily-transform and cassandra-load on one big day of the local stack, beside DuckDB's bare
+ * read-and-write of the same raw objects. Run: `npx tsx bench/daily.ts [posts] [--skip-load]`
+ * with the stack up and its settings exported (`eval "$(stack/stack.sh env)"`) and the CLI
+ * built (`make build`). Writes its own day (2030-06-15) and removes it afterwards, raw and
+ * curated, so the history the metrics read stays as it was. Prints one JSON object.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import cassandra from 'cassandra-driver';
+import { TOPICS, type RecordType } from '../jobs/lib/contracts.js';
+import { rawObjectKey } from '../jobs/lib/lake.js';
+import { bundledDataFile } from '../jobs/lib/paths.js';
+import { createS3Client, ensureBucket } from '../jobs/lib/s3.js';
+import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../jobs/emulate/generator.js';
+import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
+import { openDuckDb } from '../jobs/daily-transform/duckdb.js';
+import { stageObjects } from '../jobs/daily-transform/stage.js';
+import { CLI } from '../jobs/test/cli.js';
+import { listKeys } from '../jobs/test/lake.js';
+import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
+
+const args = process.argv.slice(2);
+const posts = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+const skipLoad = args.includes('--skip-load');
+const DATE = '2030-06-15';
+const DAY_MS = Date.parse(`${DATE}T00:00:00Z`);
+const PARTITIONS = 3;
+const OBJECT_RECORDS = 50_000;
+const MEMORY_LIMIT = '1GB';
+const THREADS = 2;
+const settings = serviceSettings();
+const bucket = settings.s3Bucket;
+const s3 = createS3Client(settings);
+const keyspace = `pinpipe_bench_${Date.now().toString(36)}`;
+const env = { ...serviceEnv(), AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'pinpipe', AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'pinpipe-secret' };
+
+async function dayKeys(): Promise<string[]> {
+  const prefixes = [...Object.values(TOPICS).map((t) => `raw/${t}/dt=${DATE}/`), `reports/quality/dt=${DATE}/`];
+  const keys = (await Promise.all(prefixes.map((p) => listKeys(s3, bucket, p)))).flat();
+  return [...keys, ...(await listKeys(s3, bucket, 'curated/')).filter((k) => k.includes(`/dt=${DATE}/`))];
+}
+
+async function cleanDay(): Promise<void> {
+  const keys = await dayKeys();
+  for (let i = 0; i < keys.length; i += 1000) {
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }));
+  }
+}
+
+/** Generated posts straight into raw lake objects, as s3-sink would cut them: per partition, per hour, 50k records. */
+async function fillLake(): Promise<{ lines: number; objects: number; gzBytes: number; seconds: number }> {
+  const started = Date.now();
+  const seedPins = await loadSeedPins(bundledDataFile('pinterest_pin_sample.ndjson'));
+  // Spread the posts over 23 hours of the day.
+  const rate = posts / (23 * 3600);
+  const generator = generatePosts(seedPins, { ...DEFAULT_GENERATOR_OPTIONS, seed: 2030, startTimeMs: DAY_MS, rate, lateRate: 0 });
+  const buffers = new Map<string, { type: RecordType; partition: number; start: number; hourMs: number; lines: string[] }>();
+  const offsets = new Map<string, number>();
+  const uploads: Array<Promise<unknown>> = [];
+  let objects = 0;
+  let gzBytes = 0;
+  let lines = 0;
+  const flush = async (id: string): Promise<void> => {
+    const b = buffers.get(id);
+    if (!b || b.lines.length === 0) return;
+    buffers.delete(id);
+    const body = gzipSync(`${b.lines.join('\n')}\n`, { level: 1 });
+    gzBytes += body.length;
+    objects += 1;
+    const key = rawObjectKey({ topic: TOPICS[b.type], partition: b.partition, startOffset: b.start, recordTimeMs: b.hourMs });
+    uploads.push(s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
+    if (uploads.length >= 4) await Promise.all(uploads.splice(0));
+  };
+  for (let n = 0; n < posts; n += 1) {
+    const post = generator.next().value as Post;
+    const timeMs = Math.min(DAY_MS + Math.floor((n * 1000) / rate), DAY_MS + 86_399_999);
+    const hourMs = timeMs - (timeMs % 3_600_000);
+    for (const typed of postRecords(post)) {
+      const partition = n % PARTITIONS;
+      const id = `${typed.type}/${partition}`;
+      const offset = offsets.get(id) ?? 0;
+      offsets.set(id, offset + 1);
+      let b = buffers.get(id);
+      if (b && (b.hourMs !== hourMs || b.lines.length >= OBJECT_RECORDS)) {
+        await flush(id);
+        b = undefined;
+      }
+      if (!b) {
+        b = { type: typed.type, partition, start: offset, hourMs, lines: [] };
+        buffers.set(id, b);
+      }
+      b.lines.push(
+        `{"topic":"${TOPICS[typed.type]}","partition":${partition},"offset":${offset},"timestamp":${timeMs},"ingest_time":${timeMs},"event_id":null,"key":"${post.pin.index}","record":${JSON.stringify(typed.record)}}`,
+      );
+      lines += 1;
+    }
+  }
+  for (const id of [...buffers.keys()]) await flush(id);
+  await Promise.all(uploads);
+  return { lines, objects, gzBytes, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Runs the CLI, sampling the child's peak RSS (VmHWM) until it exits. */
+function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: number; peakRssMb: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [CLI, ...cliArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peakKb = 0;
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const sample = setInterval(() => {
+      try {
+        peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
+      } catch {
+        // The process has just exited.
+      }
+    }, 50);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(sample);
+      resolve({ code, seconds: (Date.now() - started) / 1000, peakRssMb: Math.round(peakKb / 1024), stdout, stderr });
+    });
+  });
+}
+
+/** DuckDB's bare read-and-write: stage the same objects, read gz NDJSON, write one Parquet file per topic. */
+async function bareDuckDb(): Promise<{ seconds: number; stageSeconds: number }> {
+  const work = await mkdtemp(join(tmpdir(), 'pinpipe-bench-bare-'));
+  try {
+    const started = Date.now();
+    const dirs: string[] = [];
+    for (const topic of Object.values(TOPICS)) {
+      const keys = await listKeys(s3, bucket, `raw/${topic}/dt=${DATE}/`);
+      const dir = join(work, topic);
+      await stageObjects(s3, bucket, keys, dir);
+      dirs.push(dir);
+    }
+    const stageSeconds = (Date.now() - started) / 1000;
+    const db = await openDuckDb({ memoryLimit: MEMORY_LIMIT, threads: THREADS, spillDir: work });
+    try {
+      for (const dir of dirs) {
+        const files = (await readdir(dir)).map((f) => `'${join(dir, f)}'`);
+        await db.connection.run(
+          `COPY (SELECT * FROM read_json([${files.join(', ')}], format = 'newline_delimited', compression = 'gzip')) TO '${dir}.parquet' (FORMAT parquet, COMPRESSION zstd)`,
+        );
+      }
+    } finally {
+      db.close();
+    }
+    return { seconds: (Date.now() - started) / 1000, stageSeconds };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  await ensureBucket(s3, bucket);
+  await cleanDay();
+  const result: Record<string, unknown> = { posts, date: DATE, memoryLimit: MEMORY_LIMIT, threads: THREADS };
+  try {
+    const lake = await fillLake();
+    result.lake = lake;
+    process.stderr.write(`lake filled: ${JSON.stringify(lake)}\n`);
+
+    const bare = await bareDuckDb();
+    result.duckdbBareReadWrite = { seconds: bare.seconds, stagingSeconds: bare.stageSeconds, linesPerSecond: Math.round(lake.lines / bare.seconds) };
+    process.stderr.write(`bare DuckDB: ${JSON.stringify(result.duckdbBareReadWrite)}\n`);
+
+    const transform = await runTimed(['daily-transform', '--date', DATE, '--memory-limit', MEMORY_LIMIT, '--threads', String(THREADS)]);
+    if (transform.code !== 0) throw new Error(`daily-transform exited ${transform.code}: ${transform.stderr.slice(-2000)}`);
+    const finished = transform.stderr.split('\n').find((l) => l.includes('daily-transform finished'));
+    result.transform = {
+      seconds: transform.seconds,
+      linesPerSecond: Math.round(lake.lines / transform.seconds),
+      postsPerSecond: Math.round(posts / transform.seconds),
+      peakRssMb: transform.peakRssMb,
+      ratioToBareDuckDb: Math.round((transform.seconds / bare.seconds) * 100) / 100,
+      steps: Object.fromEntries(
+        transform.stderr
+          .split('\n')
+          .filter((l) => l.includes('"transform step"'))
+          .map((l) => JSON.parse(l) as { step: string; elapsedSeconds: number })
+          .map((l) => [l.step, l.elapsedSeconds]),
+      ),
+      summary: finished ? JSON.parse(finished) : undefined,
+    };
+    process.stderr.write(`transform: ${JSON.stringify(result.transform)}\n`);
+
+    if (!skipLoad) {
+      const load = await runTimed(['cassandra-load', '--date', DATE, '--cassandra-keyspace', keyspace]);
+      if (load.code !== 0) throw new Error(`cassandra-load exited ${load.code}: ${load.stderr.slice(-2000)}`);
+      const summary = JSON.parse(load.stdout.trim()) as { rows: Record<string, number>; tableSeconds: Record<string, number> };
+      const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
+      result.load = { seconds: load.seconds, rows, rowsPerSecond: Math.round(rows / load.seconds), peakRssMb: load.peakRssMb, perTable: summary.rows, tableSeconds: summary.tableSeconds };
+    }
+  } finally {
+    if (!skipLoad) {
+      const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
+      await session.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+      await session.shutdown();
+    }
+    await cleanDay();
+    s3.destroy();
+  }
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+await main();

@@ -1,0 +1,152 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import cassandra from 'cassandra-driver';
+import type { CassandraOptions } from '../lib/config.js';
+import { DependencyError, InterruptedError } from '../lib/errors.js';
+import type { JobContext } from '../lib/job.js';
+import type { Logger } from '../lib/logger.js';
+import { createS3Client } from '../lib/s3.js';
+import { openDuckDb } from '../daily-transform/duckdb.js';
+import { curatedObjectKey } from '../daily-transform/publish.js';
+import { quote } from '../daily-transform/sql.js';
+import { stageObjects } from '../daily-transform/stage.js';
+import type { CassandraLoadOptions } from './command.js';
+import { loadMigrations, migrate } from './migrations.js';
+import { parseReplication, replicationCql } from './options.js';
+import { BoundedWriter, withRetry } from './retry.js';
+import { checkDayReady } from './source.js';
+import { LOAD_TARGETS, SOURCE_TABLES, type LoadTarget } from './targets.js';
+
+/** Rows per single-partition unlogged batch: about 3 KB, under Cassandra's 5 KiB batch size warning. */
+const BATCH_ROWS = 10;
+
+export interface LoadSummary {
+  date: string;
+  keyspace: string;
+  rows: Record<string, number>;
+  errors: Record<string, number>;
+  /** Seconds spent on each table, and on checks, staging and schema before the first. */
+  tableSeconds: Record<string, number>;
+  retries: number;
+  seconds: number;
+}
+
+function client(options: CassandraOptions, keyspace?: string): cassandra.Client {
+  return new cassandra.Client({
+    contactPoints: options.cassandraContactPoints,
+    localDataCenter: options.cassandraLocalDc,
+    ...(keyspace ? { keyspace } : {}),
+    socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
+    // BIGINT values come from DuckDB as JavaScript bigint.
+    encoding: { useBigIntAsLong: true },
+  });
+}
+
+/** Creates the keyspace with the configured replication if it does not exist yet. */
+export async function ensureKeyspace(options: CassandraOptions, replication: string, logger: Logger): Promise<void> {
+  const admin = client(options);
+  try {
+    await admin.connect();
+    await admin.execute(`CREATE KEYSPACE IF NOT EXISTS ${options.cassandraKeyspace} WITH replication = ${replicationCql(parseReplication(replication))}`);
+    logger.debug('keyspace ready', { keyspace: options.cassandraKeyspace });
+  } catch (error) {
+    throw new DependencyError(`could not create Cassandra keyspace ${options.cassandraKeyspace}`, { cause: error });
+  } finally {
+    await admin.shutdown();
+  }
+}
+
+function toParams(row: Record<string, unknown>, target: LoadTarget): unknown[] {
+  return Object.entries(row).map(([column, value]) =>
+    value !== null && value !== undefined && target.dateColumns.includes(column) ? cassandra.types.LocalDate.fromString(String(value)) : value,
+  );
+}
+
+export async function runCassandraLoad(options: CassandraLoadOptions, { logger, signal }: JobContext): Promise<void> {
+  const { date, s3Bucket: bucket, cassandraKeyspace: keyspace } = options;
+  const started = Date.now();
+  const s3 = createS3Client(options);
+  const root = options.tempDir ?? tmpdir();
+  await mkdir(root, { recursive: true });
+  const work = await mkdtemp(join(root, `pinpipe-load-${date}-`));
+  let db: Awaited<ReturnType<typeof openDuckDb>> | undefined;
+  let session: cassandra.Client | undefined;
+  try {
+    await checkDayReady(s3, bucket, date, SOURCE_TABLES);
+    const staged = await stageObjects(
+      s3,
+      bucket,
+      SOURCE_TABLES.map((t) => curatedObjectKey(t, date)),
+      join(work, 'curated'),
+      4,
+      signal,
+    );
+    await mkdir(join(work, 'spill'), { recursive: true });
+    db = await openDuckDb({ memoryLimit: '512MB', threads: 2, spillDir: join(work, 'spill') });
+    for (const [i, table] of SOURCE_TABLES.entries()) {
+      // staged[i] is the copy of SOURCE_TABLES[i].
+      await db.connection.run(`CREATE VIEW ${table} AS SELECT * FROM read_parquet(${quote(staged[i] as string)})`);
+    }
+
+    await ensureKeyspace(options, options.replication, logger);
+    session = client(options, keyspace);
+    await session.connect();
+    await migrate(session, await loadMigrations(), logger);
+
+    const summary: LoadSummary = { date, keyspace, rows: {}, errors: {}, tableSeconds: { setup: Math.round((Date.now() - started) / 100) / 10 }, retries: 0, seconds: 0 };
+    const retry = { maxRetries: options.maxRetries, baseMs: options.retryBaseMs, onRetry: () => (summary.retries += 1) };
+    for (const target of LOAD_TARGETS) {
+      if (signal.aborted) throw new InterruptedError(`cassandra-load stopped by signal while loading ${target.table}; rerunning the day is safe`);
+      const s = session;
+      const tableStarted = Date.now();
+      if (target.replaceDayPartition) {
+        await withRetry(() => s.execute(`DELETE FROM ${target.table} WHERE dt = ?`, [cassandra.types.LocalDate.fromString(date)], { prepare: true, isIdempotent: true }), retry);
+      }
+      const result = await db.connection.stream(target.select(date));
+      const columns = result.columnNames();
+      const insert = `INSERT INTO ${target.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+      const writer = new BoundedWriter(options.concurrency, retry);
+      const writeOptions = { prepare: true, isIdempotent: true } as const;
+      let batch: unknown[][] = [];
+      let batchKey = '';
+      const flush = async (): Promise<void> => {
+        if (batch.length === 0) return;
+        const queries = batch.map((params) => ({ query: insert, params }));
+        batch = [];
+        await writer.submit(queries.length, () => s.batch(queries, { ...writeOptions, logged: false }));
+      };
+      for await (const rows of result.yieldRowObjectJs()) {
+        for (const row of rows) {
+          const params = toParams(row, target);
+          if (!target.batchBy) {
+            await writer.submit(1, () => s.execute(insert, params, writeOptions));
+            continue;
+          }
+          const key = JSON.stringify(target.batchBy.map((c) => String(row[c])));
+          if (key !== batchKey || batch.length >= BATCH_ROWS) await flush();
+          batchKey = key;
+          batch.push(params);
+        }
+      }
+      await flush();
+      await writer.drain();
+      const { written, failed, firstError } = writer;
+      summary.rows[target.table] = written;
+      summary.errors[target.table] = failed;
+      summary.tableSeconds[target.table] = Math.round((Date.now() - tableStarted) / 100) / 10;
+      if (failed > 0) logger.error('rows not written', { table: target.table, failed, error: (firstError as Error).message });
+      logger.info('table loaded', { table: target.table, rows: written, failed });
+    }
+    summary.seconds = Math.round((Date.now() - started) / 100) / 10;
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    const failed = Object.values(summary.errors).reduce((a, b) => a + b, 0);
+    logger.info('cassandra-load finished', { ...summary });
+    if (failed > 0) throw new DependencyError(`${failed} rows of ${date} could not be written to Cassandra after retries; rerunning the day is safe`);
+  } finally {
+    db?.close();
+    await session?.shutdown();
+    s3.destroy();
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,59 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { quote } from './sql.js';
+
+export interface DuckDbSettings {
+  memoryLimit: string;
+  threads: number;
+  /** Where DuckDB spills when a day does not fit in memory_limit. */
+  spillDir: string;
+}
+
+export interface DuckDb {
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+/** An in-memory DuckDB bounded by memory_limit, spilling to spillDir, in UTC. */
+export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDb> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    memory_limit: settings.memoryLimit,
+    threads: String(settings.threads),
+    temp_directory: settings.spillDir,
+    // Output order must follow ORDER BY exactly, so reruns give identical files.
+    preserve_insertion_order: 'true',
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'true',
+  });
+  const connection = await instance.connect();
+  // Raw times without a zone are UTC; TIMESTAMPTZ casts must not depend on the host's zone.
+  await connection.run("SET TimeZone = 'UTC'");
+  return {
+    connection,
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+export async function run(connection: DuckDBConnection, sql: string): Promise<void> {
+  await connection.run(sql);
+}
+
+/** Rows as plain JSON values (BIGINT as number when safe, else string; timestamps as text). */
+export async function rows<T = Record<string, unknown>>(connection: DuckDBConnection, sql: string): Promise<T[]> {
+  const reader = await connection.runAndReadAll(sql);
+  return reader.getRowObjectsJson() as unknown as T[];
+}
+
+export async function scalar(connection: DuckDBConnection, sql: string): Promise<number> {
+  const reader = await connection.runAndReadAll(sql);
+  const value = reader.getRows()[0]?.[0];
+  return Number(value ?? 0);
+}
+
+export function createTableSql(name: string, select: string): string {
+  return `CREATE OR REPLACE TABLE ${name} AS ${select}`;
+}
+
+export { quote };

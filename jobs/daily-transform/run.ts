@@ -1,0 +1,132 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { RECORD_TYPES, TOPICS, type RecordType } from '../lib/contracts.js';
+import { DependencyError, InputError, InterruptedError, PinpipeError } from '../lib/errors.js';
+import type { JobContext } from '../lib/job.js';
+import { LAKE_PREFIXES, qualityReportKey, RAW_EXTENSION, rawDayPrefix } from '../lib/lake.js';
+import { createS3Client } from '../lib/s3.js';
+import type { DailyTransformOptions } from './command.js';
+import { openDuckDb } from './duckdb.js';
+import { replacePartition } from './publish.js';
+import { buildReport, type QualityReport } from './report.js';
+import { listKeys, stageObjects } from './stage.js';
+import { transformDay } from './transform.js';
+
+const HISTORY_KEY = /^curated\/posts\/dt=(\d{4}-\d{2}-\d{2})\/[^/]+\.parquet$/;
+
+/** Keys of curated posts for the days before `date`: the history the metrics are computed over. */
+export async function pastPostKeys(s3: S3Client, bucket: string, date: string): Promise<string[]> {
+  const keys = await listKeys(s3, bucket, `${LAKE_PREFIXES.curated}/posts/dt=`);
+  return keys.filter((k) => {
+    const m = HISTORY_KEY.exec(k);
+    return m !== null && (m[1] as string) < date;
+  });
+}
+
+async function putReport(s3: S3Client, bucket: string, report: QualityReport): Promise<void> {
+  const key = qualityReportKey(report.date);
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(report, null, 2)}\n`, ContentType: 'application/json' }));
+  } catch (error) {
+    throw new DependencyError(`could not write the quality report s3://${bucket}/${key}`, { cause: error });
+  }
+}
+
+export async function runDailyTransform(options: DailyTransformOptions, { logger, signal }: JobContext): Promise<void> {
+  const { date, s3Bucket: bucket } = options;
+  const s3 = createS3Client(options);
+  const started = Date.now();
+  const checkpoint = (): void => {
+    if (signal.aborted) throw new InterruptedError('daily-transform stopped by signal; nothing of the day was replaced after this point');
+  };
+  const root = options.tempDir ?? tmpdir();
+  await mkdir(root, { recursive: true });
+  const work = await mkdtemp(join(root, `pinpipe-daily-${date}-`));
+  let db: Awaited<ReturnType<typeof openDuckDb>> | undefined;
+  try {
+    const rawKeys = {} as Record<RecordType, string[]>;
+    for (const type of RECORD_TYPES) {
+      rawKeys[type] = (await listKeys(s3, bucket, rawDayPrefix(TOPICS[type], date))).filter((k) => k.endsWith(RAW_EXTENSION));
+    }
+    const missing = RECORD_TYPES.filter((t) => rawKeys[t].length === 0).map((t) => `raw/${TOPICS[t]}/dt=${date}/`);
+    if (missing.length > 0 && !options.allowEmpty) {
+      throw new InputError(`no raw data for ${date}: nothing under ${missing.map((m) => `s3://${bucket}/${m}`).join(', ')} (pass --allow-empty to process an empty day)`, {
+        notFound: true,
+      });
+    }
+    if (missing.length > 0) logger.warn('topics without raw data for the day; treated as empty', { date, missing });
+
+    logger.info('staging raw objects', { date, objects: Object.fromEntries(RECORD_TYPES.map((t) => [t, rawKeys[t].length])) });
+    const rawFiles = {} as Record<RecordType, string[]>;
+    for (const type of RECORD_TYPES) rawFiles[type] = await stageObjects(s3, bucket, rawKeys[type], join(work, 'raw', type), 4, signal);
+    const historyKeys = await pastPostKeys(s3, bucket, date);
+    const pastPostFiles = await stageObjects(s3, bucket, historyKeys, join(work, 'history'), 4, signal);
+    checkpoint();
+    const elapsed = (): number => Math.round((Date.now() - started) / 100) / 10;
+    logger.info('transform step', { step: 'staged', historyDays: historyKeys.length, elapsedSeconds: elapsed() });
+
+    const outDir = join(work, 'out');
+    const spillDir = join(work, 'spill');
+    await mkdir(outDir, { recursive: true });
+    await mkdir(spillDir, { recursive: true });
+    db = await openDuckDb({ memoryLimit: options.memoryLimit, threads: options.threads, spillDir });
+    // SIGTERM stops a long DuckDB query at once; nothing of the day has been replaced yet.
+    const connection = db.connection;
+    const interrupt = (): void => connection.interrupt();
+    signal.addEventListener('abort', interrupt, { once: true });
+    const output = await transformDay(db.connection, {
+      date,
+      rawFiles,
+      pastPostFiles,
+      outDir,
+      onStep: (step) => {
+        checkpoint();
+        logger.info('transform step', { step, elapsedSeconds: elapsed() });
+      },
+    }).catch((error: unknown) => {
+      if (error instanceof InterruptedError) throw error;
+      if (signal.aborted) throw new InterruptedError('daily-transform stopped by signal during the transform; nothing of the day was replaced', { cause: error });
+      throw error;
+    });
+    signal.removeEventListener('abort', interrupt);
+    db.close();
+    db = undefined;
+    checkpoint();
+
+    logger.info('transform step', { step: 'transformed', elapsedSeconds: elapsed() });
+    const report = buildReport(date, output.stats, { max_rejected_pct: options.maxRejectedPct });
+    // The day is being rebuilt: take its report away first, so cassandra-load refuses the day
+    // until every table of the new version is in place and the new report says it passed.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: qualityReportKey(date) })).catch((error: unknown) => {
+      throw new DependencyError(`could not remove the old quality report of ${date}`, { cause: error });
+    });
+    if (!report.passed) {
+      await putReport(s3, bucket, report);
+      throw new PinpipeError('PINPIPE_QUALITY_FAILED', `data quality of ${date} failed: ${report.failures.join('; ')}; curated data was not replaced (report: s3://${bucket}/${qualityReportKey(date)})`);
+    }
+    const written: string[] = [];
+    for (const [table, path] of Object.entries(output.files)) {
+      checkpoint();
+      written.push(await replacePartition(s3, bucket, table, date, path));
+    }
+    await putReport(s3, bucket, report);
+    logger.info('daily-transform finished', {
+      date,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+      lines: report.input.lines,
+      rejected: report.rejected.total,
+      rows: Object.fromEntries(Object.entries(report.tables).map(([t, s]) => [t, s.rows_out])),
+      duplicatesDropped: Object.fromEntries(Object.entries(report.tables).map(([t, s]) => [t, s.duplicates_dropped])),
+      historyDays: report.metrics.history_days,
+      objects: written.length,
+      report: qualityReportKey(date),
+    });
+  } finally {
+    db?.close();
+    s3.destroy();
+    if (options.keepTemp) logger.info('staging folder kept', { path: work });
+    else await rm(work, { recursive: true, force: true });
+  }
+}

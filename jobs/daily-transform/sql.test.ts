@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDuckDb, type DuckDb } from './duckdb.js';
+import { followerCountSql, quote, tagListSql } from './sql.js';
+
+let db: DuckDb;
+
+beforeAll(async () => {
+  db = await openDuckDb({ memoryLimit: '128MB', threads: 1, spillDir: '/tmp' });
+});
+
+afterAll(() => db.close());
+
+async function evaluate(sql: (expr: string) => string, input: string | null): Promise<unknown> {
+  const reader = await db.connection.runAndReadAll(`SELECT ${sql('x')} AS v FROM (SELECT ${input === null ? 'NULL' : quote(input)}::VARCHAR AS x)`);
+  const value = reader.getRowObjectsJS()[0]?.v;
+  return typeof value === 'bigint' ? Number(value) : value;
+}
+
+describe('follower_count', () => {
+  it.each([
+    ['13k', 13_000],
+    ['1.5k', 1_500],
+    ['1.15k', 1_150],
+    ['1M', 1_000_000],
+    ['1.2M', 1_200_000],
+    ['2B', 2_000_000_000],
+    ['850', 850],
+    ['0', 0],
+    ['User Info Error', null],
+    ['lots', null],
+    ['1.5', 2],
+    ['999999999999999B', null],
+    [null, null],
+  ] as Array<[string | null, number | null]>)('%s → %s', async (input, expected) => {
+    expect(await evaluate(followerCountSql, input)).toBe(expected);
+  });
+});
+
+describe('tag_list', () => {
+  it.each([
+    ['a,b', ['a', 'b']],
+    ['Art, Watercolor ,Ideas', ['Art', 'Watercolor', 'Ideas']],
+    [',a,,b,', ['a', 'b']],
+    [' single ', ['single']],
+    ['N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e', null],
+    ['', null],
+    [null, null],
+  ] as Array<[string | null, string[] | null]>)('%j → %j', async (input, expected) => {
+    expect(await evaluate(tagListSql, input)).toEqual(expected);
+  });
+});

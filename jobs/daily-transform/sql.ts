@@ -1,0 +1,260 @@
+import { PLACEHOLDERS, type RecordType } from '../lib/contracts.js';
+
+/**
+ * The cleaning rules as DuckDB SQL. Raw lines are parsed once against an explicit structure
+ * whose leaves are all VARCHAR (nothing inferred), then typed field by field with try_cast, so
+ * one odd value nulls a field or rejects its line with a reason, and never fails the day.
+ */
+
+export function quote(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+function inList(values: readonly string[]): string {
+  return `(${values.map(quote).join(', ')})`;
+}
+
+/** `expr IN (placeholders of field)`; false when the field has none. */
+export function isPlaceholder(field: keyof typeof PLACEHOLDERS, expr: string): string {
+  return `coalesce(${expr} IN ${inList(PLACEHOLDERS[field])}, false)`;
+}
+
+/** The raw record fields of all three types, every leaf read as text. */
+const RECORD_FIELDS: Record<RecordType, readonly string[]> = {
+  pin: ['index', 'unique_id', 'title', 'description', 'poster_name', 'follower_count', 'tag_list', 'is_image_or_video', 'image_src', 'downloaded', 'save_location', 'category'],
+  geo: ['ind', 'timestamp', 'latitude', 'longitude', 'country'],
+  user: ['ind', 'first_name', 'last_name', 'age', 'date_joined'],
+};
+
+function lineStructure(type: RecordType): string {
+  const record = Object.fromEntries(RECORD_FIELDS[type].map((f) => [f, 'VARCHAR']));
+  return JSON.stringify({ topic: 'VARCHAR', partition: 'VARCHAR', offset: 'VARCHAR', record });
+}
+
+/**
+ * Every non-blank line of the staged gzip NDJSON files as text. The delimiter is a control
+ * character that valid JSON never holds unescaped, and quoting is off, so a line is one value.
+ */
+export function readLinesSql(files: readonly string[]): string {
+  const list = `[${files.map(quote).join(', ')}]`;
+  return `SELECT parse_filename(filename) AS object_name, line
+    FROM read_csv(${list}, columns = {'line': 'VARCHAR'}, delim = '\\x01', quote = '', escape = '', header = false,
+                  auto_detect = false, compression = 'gzip', filename = true, strict_mode = false, null_padding = false)
+    WHERE line IS NOT NULL AND trim(line) <> ''`;
+}
+
+/**
+ * How raw lines are read. `fast`: DuckDB's NDJSON reader with an explicit structure (every leaf
+ * VARCHAR, nothing inferred); it stops at the first line that is not a JSON object of that
+ * shape. `robust`: each line as text, parsed on its own, so such a line becomes a rejected row
+ * with its reason. transformDay tries fast first and falls back to robust for a topic whose
+ * objects hold a malformed line; both give the same rows for well-formed lines.
+ */
+export type ReadMode = 'fast' | 'robust';
+
+function recordStructure(type: RecordType): string {
+  return `STRUCT(${RECORD_FIELDS[type].map((f) => `"${f}" VARCHAR`).join(', ')})`;
+}
+
+/**
+ * Lines parsed once: `l` is the line as a struct, `line` the text (robust mode only; NULL when
+ * the fast reader parsed it). In robust mode `l` is NULL when the line is not JSON at all.
+ */
+function parsedSql(type: RecordType, files: readonly string[], mode: ReadMode): string {
+  if (mode === 'robust') {
+    return `SELECT object_name, line, try(from_json(line, ${quote(lineStructure(type))})) AS l FROM (${readLinesSql(files)})`;
+  }
+  const list = `[${files.map(quote).join(', ')}]`;
+  return `SELECT parse_filename(filename) AS object_name, NULL::VARCHAR AS line,
+      {'topic': topic, 'partition': "partition", 'offset': "offset", 'record': record} AS l
+    FROM read_json(${list}, format = 'newline_delimited', compression = 'gzip', filename = true, auto_detect = false,
+      columns = {'topic': 'VARCHAR', 'partition': 'VARCHAR', 'offset': 'VARCHAR', 'record': ${quote(recordStructure(type))}})`;
+}
+
+const JOIN_KEY = `'[0-9]{1,18}'`;
+
+/** TIMESTAMP in UTC from "2020-08-28 03:52:47" (UTC), ISO 8601, or a time with a zone; NULL if not a real instant. */
+const TIME = (expr: string) => `try_cast(${expr} AS TIMESTAMPTZ)::TIMESTAMP`;
+
+/**
+ * Why a line failed, for failing lines only (CASE evaluates it for them alone): the costly JSON
+ * checks say whether it is a lake line at all, else the record-level reason.
+ */
+function detailedReason(recordReason: string): string {
+  return `CASE WHEN line IS NOT NULL AND NOT json_valid(line) THEN 'invalid JSON'
+      WHEN line IS NOT NULL AND json_type(line) <> 'OBJECT' THEN 'not a JSON object'
+      WHEN line IS NOT NULL AND json_type(line, '$.record') IS DISTINCT FROM 'OBJECT' THEN 'no record object'
+      WHEN line IS NULL AND l.record IS NULL THEN 'no record object'
+      WHEN source_partition IS NULL OR source_offset IS NULL THEN 'lake line without partition or offset'
+      ELSE ${recordReason} END`;
+}
+
+/**
+ * follower_count text → integer: "13k" → 13000, "1.5k" → 1500, "1M" → 1000000, "850" → 850.
+ * DOUBLE arithmetic then round(): exact for these magnitudes (at most 6 decimals, < 2^53), and
+ * ten times cheaper than DECIMAL; a value too big for BIGINT becomes NULL (counted as unreadable).
+ */
+export function followerCountSql(expr: string): string {
+  return `CASE WHEN ${isPlaceholder('follower_count', expr)} THEN NULL
+      WHEN regexp_full_match(${expr}, '[0-9]{1,15}(\\.[0-9]{1,6})?[kMB]?') THEN
+        try_cast(round(CAST(CASE WHEN right(${expr}, 1) IN ('k', 'M', 'B') THEN left(${expr}, -1) ELSE ${expr} END AS DOUBLE) *
+          CASE right(${expr}, 1) WHEN 'k' THEN 1000 WHEN 'M' THEN 1000000 WHEN 'B' THEN 1000000000 ELSE 1 END) AS BIGINT)
+    END`;
+}
+
+/**
+ * tag_list text → list: split on ",", each tag trimmed, empty tags dropped; the placeholder or
+ * an empty text → NULL. The per-tag lambdas run only for the rare text that needs them.
+ */
+export function tagListSql(expr: string): string {
+  const clean = `NOT (contains(${expr}, ' ,') OR contains(${expr}, ', ') OR contains(${expr}, ',,') OR starts_with(${expr}, ',') OR ends_with(${expr}, ',') OR ${expr} <> trim(${expr}))`;
+  return `CASE WHEN ${isPlaceholder('tag_list', expr)} OR trim(coalesce(${expr}, '')) = '' THEN NULL
+      WHEN ${clean} THEN string_split(${expr}, ',')
+      ELSE list_filter(list_transform(string_split(${expr}, ','), lambda t: trim(t)), lambda t: t <> '') END`;
+}
+
+function nullIfPlaceholder(field: keyof typeof PLACEHOLDERS, expr: string): string {
+  return `CASE WHEN ${isPlaceholder(field, expr)} THEN NULL ELSE ${expr} END`;
+}
+
+const r = (field: string) => `l.record."${field}"`;
+const PARTITION = `CASE WHEN try_cast(l.partition AS INTEGER) BETWEEN 0 AND 1048575 THEN try_cast(l.partition AS INTEGER) END`;
+const OFFSET = `CASE WHEN try_cast(l.offset AS BIGINT) BETWEEN 0 AND 8796093022207 THEN try_cast(l.offset AS BIGINT) END`;
+/**
+ * Lineage; `line_position` is (partition, offset) as one BIGINT that sorts the same way
+ * (partition in the top 20 bits, offset in the 43 below), for cheap deduplication.
+ */
+const LINEAGE = `object_name, ${PARTITION} AS source_partition, ${OFFSET} AS source_offset, (${PARTITION}::BIGINT << 43) + ${OFFSET} AS line_position`;
+const JOIN_KEY_OK = (field: string) => `coalesce(regexp_full_match(${r(field)}, ${JOIN_KEY}), false)`;
+
+/**
+ * A stage table: every line with its lineage, and either a reject reason (with the line,
+ * shortened) or the cleaned columns, plus flags the quality report counts. Three layers: parse
+ * once, type each field once, then judge.
+ */
+export function stageSql(type: RecordType, files: readonly string[], mode: ReadMode = 'robust'): string {
+  let typed: string;
+  let failed: string;
+  let recordReason: string;
+  let drop = 'line, l';
+  if (type === 'pin') {
+    typed = `${LINEAGE}, line, l,
+        ${JOIN_KEY_OK('index')} AS key_ok,
+        try_cast(${r('index')} AS BIGINT) AS ind,
+        ${r('unique_id')} AS unique_id,
+        ${nullIfPlaceholder('title', r('title'))} AS title,
+        ${nullIfPlaceholder('description', r('description'))} AS description,
+        ${nullIfPlaceholder('poster_name', r('poster_name'))} AS poster_name,
+        ${followerCountSql(r('follower_count'))} AS follower_count,
+        ${tagListSql(r('tag_list'))} AS tag_list,
+        CASE ${r('is_image_or_video')} WHEN 'image' THEN 'image' WHEN 'video' THEN 'video' WHEN 'multi-video(story page format)' THEN 'video' END AS media_type,
+        coalesce(${r('is_image_or_video')} = 'multi-video(story page format)', false) AS story_format,
+        ${nullIfPlaceholder('image_src', r('image_src'))} AS image_src,
+        CASE ${r('downloaded')} WHEN '1' THEN true WHEN 'true' THEN true WHEN '0' THEN false WHEN 'false' THEN false END AS downloaded,
+        CASE WHEN starts_with(${r('save_location')}, 'Local save in ') THEN substr(${r('save_location')}, 15) ELSE ${r('save_location')} END AS save_location,
+        nullif(${r('category')}, '') AS category,
+        ${isPlaceholder('title', r('title'))} AS ph_title,
+        ${isPlaceholder('description', r('description'))} AS ph_description,
+        ${isPlaceholder('poster_name', r('poster_name'))} AS ph_poster_name,
+        ${isPlaceholder('follower_count', r('follower_count'))} AS ph_follower_count,
+        ${isPlaceholder('tag_list', r('tag_list'))} AS ph_tag_list,
+        ${isPlaceholder('image_src', r('image_src'))} AS ph_image_src,
+        ${r('follower_count')} IS NOT NULL AND NOT ${isPlaceholder('follower_count', r('follower_count'))} AS has_follower_count,
+        ${r('is_image_or_video')} IS NOT NULL AND ${r('is_image_or_video')} NOT IN ('image', 'video', 'multi-video(story page format)') AS bad_media_type`;
+    failed = `l IS NULL OR source_partition IS NULL OR source_offset IS NULL OR NOT key_ok OR unique_id IS NULL OR trim(unique_id) = ''`;
+    recordReason = `CASE WHEN NOT key_ok THEN 'pin: index is missing or not a non-negative integer' ELSE 'pin: unique_id is missing' END`;
+    drop = 'line, l, key_ok, has_follower_count';
+    return `SELECT * EXCLUDE (${drop}), has_follower_count AND follower_count IS NULL AS bad_follower_count FROM (
+      SELECT *, CASE WHEN ${failed} THEN ${detailedReason(recordReason)} END AS reject_reason,
+        CASE WHEN ${failed} THEN left(coalesce(line, to_json(l)::VARCHAR), 500) END AS rejected_line
+      FROM (SELECT ${typed} FROM (${parsedSql(type, files, mode)})))`;
+  }
+  if (type === 'geo') {
+    typed = `${LINEAGE}, line, l,
+        ${JOIN_KEY_OK('ind')} AS key_ok,
+        try_cast(${r('ind')} AS BIGINT) AS ind,
+        ${TIME(r('timestamp'))} AS event_time,
+        try_cast(${r('latitude')} AS DOUBLE) AS latitude,
+        try_cast(${r('longitude')} AS DOUBLE) AS longitude,
+        nullif(${r('country')}, '') AS country`;
+    const placeOk = `coalesce(latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180, false)`;
+    failed = `l IS NULL OR source_partition IS NULL OR source_offset IS NULL OR NOT key_ok OR event_time IS NULL OR NOT ${placeOk}`;
+    recordReason = `CASE WHEN NOT key_ok THEN 'geo: ind is missing or not a non-negative integer'
+        WHEN event_time IS NULL THEN 'geo: timestamp is missing or not a real time'
+        ELSE 'geo: latitude or longitude is missing or out of range' END`;
+  } else {
+    typed = `${LINEAGE}, line, l,
+        ${JOIN_KEY_OK('ind')} AS key_ok,
+        try_cast(${r('ind')} AS BIGINT) AS ind,
+        nullif(concat_ws(' ', nullif(trim(${r('first_name')}), ''), nullif(trim(${r('last_name')}), '')), '') AS user_name,
+        try_cast(${r('age')} AS INTEGER) AS age,
+        ${TIME(r('date_joined'))} AS date_joined,
+        ${r('age')} IS NOT NULL AND try_cast(${r('age')} AS INTEGER) IS NULL AS bad_age`;
+    failed = `l IS NULL OR source_partition IS NULL OR source_offset IS NULL OR NOT key_ok OR date_joined IS NULL`;
+    recordReason = `CASE WHEN NOT key_ok THEN 'user: ind is missing or not a non-negative integer' ELSE 'user: date_joined is missing or not a real time' END`;
+  }
+  return `SELECT * EXCLUDE (line, l, key_ok) FROM (
+    SELECT *, CASE WHEN ${failed} THEN ${detailedReason(recordReason)} END AS reject_reason,
+      CASE WHEN ${failed} THEN left(coalesce(line, to_json(l)::VARCHAR), 500) END AS rejected_line
+    FROM (SELECT ${typed} FROM (${parsedSql(type, files, mode)})))`;
+}
+
+/** Curated columns per table, in output order, and the total order each file is sorted by. */
+export const CURATED_TABLES = {
+  pins: {
+    columns: ['ind', 'unique_id', 'title', 'description', 'poster_name', 'follower_count', 'tag_list', 'media_type', 'story_format', 'image_src', 'downloaded', 'save_location', 'category'],
+    orderBy: 'unique_id',
+  },
+  geo: { columns: ['ind', 'event_time', 'latitude', 'longitude', 'coordinates', 'country'], orderBy: 'ind' },
+  users: { columns: ['ind', 'user_name', 'age', 'date_joined'], orderBy: 'ind' },
+  posts: {
+    columns: [
+      'ind', 'unique_id', 'title', 'description', 'poster_name', 'follower_count', 'tag_list', 'media_type', 'story_format', 'image_src', 'downloaded',
+      'save_location', 'category', 'event_time', 'latitude', 'longitude', 'coordinates', 'country', 'user_name', 'age', 'date_joined', 'dt',
+    ],
+    orderBy: 'ind, unique_id',
+  },
+} as const;
+export type CuratedTable = keyof typeof CURATED_TABLES;
+export const CURATED_TABLE_NAMES = Object.keys(CURATED_TABLES) as CuratedTable[];
+
+/** Which stage table feeds which curated table, and the key a duplicate is judged by. */
+export const DEDUPE: Record<Exclude<CuratedTable, 'posts'>, { stage: RecordType; key: string }> = {
+  pins: { stage: 'pin', key: 'unique_id' },
+  geo: { stage: 'geo', key: 'ind' },
+  users: { stage: 'user', key: 'ind' },
+};
+
+/**
+ * Accepted rows without duplicates. The winner is deterministic: the copy with the lowest Kafka
+ * (partition, offset), i.e. the first one the lake received (the topic is fixed per table).
+ */
+export function winnersSql(table: Exclude<CuratedTable, 'posts'>): string {
+  const { stage, key } = DEDUPE[table];
+  // A hash aggregate over one BIGINT per line that orders like (partition, offset): far cheaper
+  // than a window over wide rows. (partition, offset) names a line uniquely within a topic.
+  return `SELECT min(line_position) AS line_position FROM stage_${stage} WHERE reject_reason IS NULL GROUP BY ${key}`;
+}
+
+/** The deduplicated table as a view over its stage table, so the wide rows are stored once. */
+export function dedupeSql(table: Exclude<CuratedTable, 'posts'>): string {
+  const { stage } = DEDUPE[table];
+  const extra = table === 'geo' ? ', [latitude, longitude] AS coordinates' : '';
+  return `SELECT *${extra} FROM stage_${stage} WHERE reject_reason IS NULL AND line_position IN (SELECT line_position FROM winners_${table})`;
+}
+
+/** The post: a pin with where and by whom it was posted, joined on ind. */
+export function postsSql(date: string): string {
+  return `SELECT p.*, g.event_time, g.latitude, g.longitude, g.coordinates, g.country, u.user_name, u.age, u.date_joined, DATE ${quote(date)} AS dt
+    FROM pins p JOIN geo g USING (ind) JOIN users u USING (ind)`;
+}
+
+export function copyToParquetSql(select: string, path: string): string {
+  // Fixed settings: the same rows in the same order give the same bytes.
+  return `COPY (${select}) TO ${quote(path)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3, ROW_GROUP_SIZE 122880)`;
+}
+
+export function curatedSelect(table: CuratedTable): string {
+  const { columns, orderBy } = CURATED_TABLES[table];
+  return `SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${orderBy}`;
+}

@@ -1,0 +1,159 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { PLACEHOLDERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js';
+import { createTableSql, rows, run, scalar } from './duckdb.js';
+import { historySql, METRICS, metricTable } from './metrics-sql.js';
+import { copyToParquetSql, CURATED_TABLE_NAMES, curatedSelect, DEDUPE, dedupeSql, postsSql, stageSql, winnersSql, type ReadMode } from './sql.js';
+import type { RejectedSample, TableStats, TransformOutput, TransformStats } from './types.js';
+
+/** How many rejected lines the report quotes. */
+export const REJECTED_SAMPLE_SIZE = 20;
+
+export interface TransformInput {
+  date: string;
+  /** Local gzip NDJSON files per record type, staged from raw/<topic>/dt=D/. */
+  rawFiles: Record<RecordType, string[]>;
+  /** Local copies of curated/posts/dt=X/ for the days X before D, for the metrics. */
+  pastPostFiles: string[];
+  /** Where the Parquet files are written. */
+  outDir: string;
+  /** Called as each step starts, for logs. */
+  onStep?: (step: string) => void;
+}
+
+function byType<T>(make: (type: RecordType) => T): Record<RecordType, T> {
+  return Object.fromEntries(RECORD_TYPES.map((t) => [t, make(t)])) as Record<RecordType, T>;
+}
+
+/**
+ * Cleans one day with DuckDB: stage → reject or clean → dedupe → join → curated Parquet, then
+ * the metric tables over the history. Local files in, local files out: staging from and
+ * publishing to S3 are the caller's business, so this runs the same in tests.
+ */
+export async function transformDay(db: DuckDBConnection, input: TransformInput): Promise<TransformOutput> {
+  const step = input.onStep ?? (() => undefined);
+  const readMode = byType((): ReadMode => 'fast');
+  const fastReadError: Partial<Record<RecordType, string>> = {};
+  for (const type of RECORD_TYPES) {
+    let files = input.rawFiles[type];
+    if (files.length === 0) {
+      // The readers need a file; an empty one gives an empty stage table with the right columns.
+      const empty = join(input.outDir, `empty-${type}.ndjson.gz`);
+      await writeFile(empty, gzipSync(''));
+      files = [empty];
+    }
+    step(`stage ${type}`);
+    try {
+      await run(db, createTableSql(`stage_${type}`, stageSql(type, files, 'fast')));
+    } catch (error) {
+      // A line that is not a JSON object of the lake's shape: read this topic line by line
+      // instead, so such lines are rejected with a reason and the rest goes through.
+      fastReadError[type] = (error as Error).message.split('\n')[0];
+      readMode[type] = 'robust';
+      step(`stage ${type} line by line`);
+      await run(db, createTableSql(`stage_${type}`, stageSql(type, files, 'robust')));
+    }
+  }
+
+  step('dedupe and join');
+  for (const table of ['pins', 'geo', 'users'] as const) {
+    await run(db, createTableSql(`winners_${table}`, winnersSql(table)));
+    await run(db, `CREATE OR REPLACE VIEW ${table} AS ${dedupeSql(table)}`);
+  }
+  // A view too: each use (the Parquet file, the history, a count) joins again, which costs less
+  // than holding a second copy of the day's widest rows in memory.
+  await run(db, `CREATE OR REPLACE VIEW posts AS ${postsSql(input.date)}`);
+
+  const files: Record<string, string> = {};
+  for (const table of CURATED_TABLE_NAMES) {
+    step(`write ${table}`);
+    files[table] = join(input.outDir, `${table}.parquet`);
+    await run(db, copyToParquetSql(curatedSelect(table), files[table]));
+  }
+
+  step('metrics');
+  await run(db, createTableSql('history', historySql(input.pastPostFiles)));
+  const metricRows: Record<string, number> = {};
+  for (const metric of METRICS) {
+    const table = metricTable(metric.name);
+    await run(db, createTableSql(table, metric.sql));
+    files[table] = join(input.outDir, `${table}.parquet`);
+    await run(db, copyToParquetSql(`SELECT * FROM ${table}`, files[table]));
+    metricRows[metric.name] = await scalar(db, `SELECT count(*) FROM ${table}`);
+  }
+
+  const stats = await measure(db, input, metricRows);
+  stats.input.read_mode = readMode;
+  if (Object.keys(fastReadError).length > 0) stats.input.fast_read_error = fastReadError;
+  return { files, stats };
+}
+
+async function measure(db: DuckDBConnection, input: TransformInput, metricRows: Record<string, number>): Promise<TransformStats> {
+  const lines = byType(() => 0);
+  const rejectedByType = byType(() => 0);
+  for (const type of RECORD_TYPES) {
+    lines[type] = await scalar(db, `SELECT count(*) FROM stage_${type}`);
+    rejectedByType[type] = await scalar(db, `SELECT count(*) FROM stage_${type} WHERE reject_reason IS NOT NULL`);
+  }
+  const rejectedUnion = RECORD_TYPES.map(
+    (t) => `SELECT '${t}' AS type, object_name, source_offset, reject_reason, rejected_line FROM stage_${t} WHERE reject_reason IS NOT NULL`,
+  ).join(' UNION ALL ');
+  const byReason: Record<string, number> = {};
+  for (const r of await rows<{ reject_reason: string; n: number }>(db, `SELECT reject_reason, count(*)::INTEGER AS n FROM (${rejectedUnion}) GROUP BY ALL ORDER BY reject_reason`)) {
+    byReason[r.reject_reason] = r.n;
+  }
+  const samples = (
+    await rows<{ type: RecordType; object_name: string; source_offset: string | null; reject_reason: string; rejected_line: string }>(
+      db,
+      `SELECT * FROM (${rejectedUnion}) ORDER BY type, object_name, source_offset NULLS LAST, rejected_line LIMIT ${REJECTED_SAMPLE_SIZE}`,
+    )
+  ).map(
+    (r): RejectedSample => ({ type: r.type, object: r.object_name, offset: r.source_offset === null ? null : Number(r.source_offset), reason: r.reject_reason, line: r.rejected_line }),
+  );
+
+  const tables: Record<string, TableStats> = {};
+  for (const table of ['pins', 'geo', 'users'] as const) {
+    const rowsIn = await scalar(db, `SELECT count(*) FROM stage_${DEDUPE[table].stage} WHERE reject_reason IS NULL`);
+    const rowsOut = await scalar(db, `SELECT count(*) FROM ${table}`);
+    tables[table] = { rows_in: rowsIn, rows_out: rowsOut, duplicates_dropped: rowsIn - rowsOut };
+  }
+  const posts = await scalar(db, 'SELECT count(*) FROM posts');
+  tables.posts = { rows_in: posts, rows_out: posts, duplicates_dropped: 0 };
+
+  const fields = Object.keys(PLACEHOLDERS);
+  const counted = (
+    await rows<Record<string, number>>(
+      db,
+      `SELECT ${fields.map((f) => `count(*) FILTER (WHERE ph_${f})::INTEGER AS ${f}`).join(', ')},
+         count(*) FILTER (WHERE bad_follower_count)::INTEGER AS follower_count_unreadable,
+         count(*) FILTER (WHERE bad_media_type)::INTEGER AS is_image_or_video_unknown
+       FROM stage_pin WHERE reject_reason IS NULL`,
+    )
+  )[0] as Record<string, number>;
+  const placeholders = Object.fromEntries(fields.map((f) => [f, counted[f] ?? 0]));
+  const badAge = await scalar(db, 'SELECT count(*) FROM stage_user WHERE reject_reason IS NULL AND bad_age');
+
+  return {
+    input: { objects: byType((t) => input.rawFiles[t].length), lines, read_mode: byType((): ReadMode => 'fast') },
+    rejected: { total: Object.values(rejectedByType).reduce((a, b) => a + b, 0), by_type: rejectedByType, by_reason: byReason, samples },
+    tables,
+    joins: {
+      pins_without_geo: await scalar(db, 'SELECT count(*) FROM pins ANTI JOIN geo USING (ind)'),
+      pins_without_user: await scalar(db, 'SELECT count(*) FROM pins ANTI JOIN users USING (ind)'),
+    },
+    placeholders_replaced: placeholders,
+    invalid_values_nulled: {
+      follower_count: counted.follower_count_unreadable ?? 0,
+      is_image_or_video: counted.is_image_or_video_unknown ?? 0,
+      age: badAge,
+    },
+    metrics: {
+      history_days: input.pastPostFiles.length + 1,
+      history_posts: await scalar(db, 'SELECT count(*) FROM history'),
+      rows: metricRows,
+    },
+  };
+}
+
