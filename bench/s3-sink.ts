@@ -17,6 +17,11 @@ import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
 
 const run = promisify(execFile);
 const posts = Number(process.argv[2] ?? 200_000);
+/**
+ * Extra s3-sink flags to compare settings, e.g. "--max-buffer-bytes 33554432". By default a short
+ * idle flush, so the last partial objects do not wait out the 10 s default at the end of the run.
+ */
+const sinkArgs = (process.argv[3] ?? '--flush-idle-ms 1000').split(' ').filter(Boolean);
 const settings = serviceSettings();
 const logger = createLogger('bench', 'warn');
 const kafka = createKafka(settings, logger);
@@ -71,7 +76,7 @@ async function committedTotal(groupId: string): Promise<number> {
 
 async function sinkRun(records: number) {
   const groupId = `bench-sink-${stamp}`;
-  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn'], {
+  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn', ...sinkArgs], {
     ...serviceEnv(),
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'pinpipe',
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'pinpipe-secret',
@@ -142,6 +147,7 @@ process.stdout.write(
     {
       benchmark: 's3-sink',
       posts,
+      sinkArgs,
       records: filled.records,
       averageRecordBytes: Math.round(filled.bytes / filled.records),
       sink,
