@@ -408,11 +408,28 @@ pg_grant_traverse() {
   done
 }
 
+# After a kill -9 of the postmaster its lock files stay behind, naming a pid that may linger as
+# an unreaped zombie or as orphaned children (checkpointer, backends) holding shared memory, and
+# a new postmaster refuses to start. The children run with the data folder as their working
+# directory, which is how they are found.
+pg_clear_orphans() { # service dir
+  local data=$1/data pid pidfile_pid
+  [[ -f $data/postmaster.pid ]] || return 0
+  pidfile_pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+  [[ -n $pidfile_pid ]] && is_alive "$pidfile_pid" && return 0
+  for pid in $(pgrep -u postgres 2>/dev/null || true); do
+    [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$data" ]] && kill -9 "$pid" 2>/dev/null
+  done
+  sleep 0.5
+  rm -f "$data/postmaster.pid" "$1"/run/.s.PGSQL.*
+}
+
 postgres_prepare() {
   local dir
   dir=$(svc_dir postgres)
   mkdir -p "$dir/run" && chown postgres: "$dir" "$dir/run" || return 1
   pg_grant_traverse "$dir" || return 1
+  pg_clear_orphans "$dir"
   [[ -f $dir/data/PG_VERSION ]] && return 0
   if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 \
     --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 \
