@@ -6,7 +6,6 @@
  * curated, so the history the metrics read stays as it was. Prints one JSON object.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import { stageObjects } from '../jobs/daily-transform/stage.js';
 import { CLI } from '../jobs/test/cli.js';
 import { listKeys } from '../jobs/test/lake.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
+import { procStatusKb } from './proc.js';
 
 const args = process.argv.slice(2);
 const posts = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
@@ -38,7 +38,7 @@ const settings = serviceSettings();
 const bucket = settings.s3Bucket;
 const s3 = createS3Client(settings);
 const keyspace = `pinpipe_bench_${Date.now().toString(36)}`;
-const env = { ...serviceEnv(), AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'pinpipe', AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'pinpipe-secret' };
+const env = serviceEnv();
 
 async function dayKeys(): Promise<string[]> {
   const prefixes = [...Object.values(TOPICS).map((t) => `raw/${t}/dt=${DATE}/`), `reports/quality/dt=${DATE}/`];
@@ -117,11 +117,7 @@ function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: nu
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const sample = setInterval(() => {
-      try {
-        peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
-      } catch {
-        // The process has just exited.
-      }
+      peakKb = Math.max(peakKb, procStatusKb(child.pid as number, 'VmHWM'));
     }, 50);
     child.on('error', reject);
     child.on('close', (code) => {

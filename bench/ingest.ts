@@ -20,6 +20,7 @@ import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../jobs/e
 import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
 import { formatEventTime } from '../jobs/lib/contracts.js';
 import { bundledDataFile, projectRoot } from '../jobs/lib/paths.js';
+import { procStatusKb } from './proc.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -241,9 +242,7 @@ async function single(ingest: Ingest): Promise<Record<string, unknown>> {
 }
 
 function memory(pid: number): { peakRssMB: number; rssMB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { peakRssMB: round(kb('VmHWM') / 1024), rssMB: round(kb('VmRSS') / 1024) };
+  return { peakRssMB: round(procStatusKb(pid, 'VmHWM') / 1024), rssMB: round(procStatusKb(pid, 'VmRSS') / 1024) };
 }
 
 async function main(): Promise<void> {

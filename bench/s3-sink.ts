@@ -4,7 +4,6 @@
  * exported (make bench does both). Prints one JSON object.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { RECORD_HEADERS } from '../jobs/lib/contracts.js';
 import { createKafka, ensureTopics } from '../jobs/lib/kafka.js';
@@ -13,6 +12,7 @@ import { bundledDataFile } from '../jobs/lib/paths.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../jobs/emulate/generator.js';
 import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
 import { startJob } from '../jobs/test/process.js';
+import { procStatusKb } from './proc.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
 
 const run = promisify(execFile);
@@ -29,9 +29,7 @@ const stamp = Date.now().toString(36);
 const topics = ['pin', 'geo', 'user'].map((t) => `bench-sink-${t}-${stamp}`);
 
 function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
+  return Math.round(procStatusKb(pid, 'VmHWM') / 1024);
 }
 
 async function fill(): Promise<{ records: number; bytes: number }> {
@@ -76,11 +74,7 @@ async function committedTotal(groupId: string): Promise<number> {
 
 async function sinkRun(records: number) {
   const groupId = `bench-sink-${stamp}`;
-  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn', ...sinkArgs], {
-    ...serviceEnv(),
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'pinpipe',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'pinpipe-secret',
-  });
+  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn', ...sinkArgs], serviceEnv());
   const started = performance.now();
   let firstCommitAt: number | undefined;
   let firstCommitted = 0;

@@ -17,7 +17,7 @@ import { serviceEnv, serviceSettings } from './test/services.js';
  */
 const settings = serviceSettings();
 const s3 = createS3Client(settings);
-const env = { ...serviceEnv(), AWS_ACCESS_KEY_ID: 'pinpipe', AWS_SECRET_ACCESS_KEY: 'pinpipe-secret' };
+const env = serviceEnv();
 const PORT = 18_088;
 const URL = `http://127.0.0.1:${PORT}`;
 const KEY = 'pipeline-test-key';

@@ -11,7 +11,7 @@ import { LOAD_TARGETS } from './targets.js';
 const settings = serviceSettings();
 const s3 = createS3Client(settings);
 const bucket = settings.s3Bucket;
-const env = { ...serviceEnv(), AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'pinpipe', AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'pinpipe-secret' };
+const env = serviceEnv();
 const keyspace = uniqueName('pinpipe_it_load').toLowerCase();
 // Days of their own, far from any other test's.
 const DAY = '2031-01-11';

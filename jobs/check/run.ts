@@ -5,6 +5,7 @@ import type { JobContext } from '../lib/job.js';
 import { createKafka } from '../lib/kafka.js';
 import { createPgPool, redactPgUrl } from '../lib/pg.js';
 import { createS3Client } from '../lib/s3.js';
+import { withTimeout } from '../lib/timeout.js';
 import type { CheckOptions, Service } from './command.js';
 
 interface Probe {
@@ -55,14 +56,6 @@ function probeFor(service: Service, options: CheckOptions, ctx: JobContext): Pro
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
@@ -75,7 +68,7 @@ export async function runCheck(options: CheckOptions, ctx: JobContext): Promise<
       const probe = probeFor(service, options, ctx);
       const started = Date.now();
       try {
-        const detail = await withTimeout(probe.run(), options.timeoutMs);
+        const detail = await withTimeout(probe.run(), options.timeoutMs, service);
         return { service, ok: true, line: `${service.padEnd(10)} up    ${probe.target}  ${detail} (${Date.now() - started} ms)` };
       } catch (error) {
         return { service, ok: false, line: `${service.padEnd(10)} DOWN  ${probe.target}  ${firstLine(error)}` };

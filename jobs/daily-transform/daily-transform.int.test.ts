@@ -20,7 +20,7 @@ import { lakeLine, putObjects, toRawObjects, type RawObject } from './test/raw-l
 const settings = serviceSettings();
 const s3 = createS3Client(settings);
 const bucket = settings.s3Bucket;
-const env = { ...serviceEnv(), AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'pinpipe', AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'pinpipe-secret' };
+const env = serviceEnv();
 // Far-apart days of their own, so these tests never meet other data in the lake.
 const DAY_OK = '2031-01-01';
 const DAY_BAD = '2031-01-02';

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { METRIC_PREFIX, prom } from '../lib/metrics.js';
+import { LATENCY_BUCKETS, METRIC_PREFIX, prom } from '../lib/metrics.js';
 import type { RecordType } from '../lib/contracts.js';
 import type { RejectReason } from './types.js';
 
@@ -14,7 +14,7 @@ export function createIngestMetrics(registry: Registry) {
       name: `${P}http_request_duration_seconds`,
       help: 'HTTP request duration by route, until the response is sent (includes waiting for Kafka)',
       labelNames: ['route'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: LATENCY_BUCKETS,
       registers,
     }),
     accepted: new prom.Counter({ name: `${P}records_accepted_total`, help: 'Records stored in Kafka and acknowledged, by type', labelNames: ['type'] as const, registers }),
@@ -24,7 +24,7 @@ export function createIngestMetrics(registry: Registry) {
       name: `${P}produce_duration_seconds`,
       help: 'Duration of one Kafka produce request (a micro-batch), by outcome',
       labelNames: ['outcome'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: LATENCY_BUCKETS,
       registers,
     }),
     batchRecords: new prom.Histogram({ name: `${P}produce_batch_records`, help: 'Records per Kafka produce request', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers }),

@@ -1,5 +1,5 @@
 import { CompressionTypes, Partitioners, type Kafka, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from '../lib/timeout.js';
 
 /**
  * kafkajs retries a failed produce request itself; this budget makes a dead broker surface as

@@ -3,7 +3,7 @@ import { DependencyError } from '../lib/errors.js';
 import { ensureTopics } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
 import type { ProducerPort } from './producer-session.js';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from '../lib/timeout.js';
 
 const PROBE_TIMEOUT_MS = 3_000;
 const PROBE_INTERVAL_UP_MS = 3_000;

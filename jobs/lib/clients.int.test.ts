@@ -106,7 +106,7 @@ describe('jobs/lib clients against the real local services', () => {
   });
 
   it('pinpipe check reports all four services up', async () => {
-    const { code, stdout } = await runCli(['check'], { ...serviceEnv(), AWS_ACCESS_KEY_ID: 'pinpipe', AWS_SECRET_ACCESS_KEY: 'pinpipe-secret' });
+    const { code, stdout } = await runCli(['check'], serviceEnv());
     expect(stdout).toMatch(/^kafka +up /m);
     expect(stdout).toMatch(/^s3 +up /m);
     expect(stdout).toMatch(/^cassandra +up .*Cassandra 5\.0/m);

@@ -10,6 +10,9 @@ export { client as prom };
 /** Every pinpipe metric starts with this, so dashboards can find them all. */
 export const METRIC_PREFIX = 'pinpipe_';
 
+/** Histogram buckets for request, produce and flush latencies, in seconds (1 ms to 10 s). */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** A registry per job with Node's process metrics; each series carries the job name. */
 export function createRegistry(job: string): Registry {
   const registry = new client.Registry();

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { prom } from '../lib/metrics.js';
+import { LATENCY_BUCKETS, prom } from '../lib/metrics.js';
 
 export type SinkMetrics = ReturnType<typeof createSinkMetrics>;
 
@@ -10,7 +10,7 @@ export function createSinkMetrics(registry: Registry) {
     flushSeconds: new prom.Histogram({
       name: 'pinpipe_s3_sink_flush_seconds',
       help: 'Time to encode, store and commit one flush',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: LATENCY_BUCKETS,
       registers,
     }),
     objects: new prom.Counter({ name: 'pinpipe_s3_sink_objects_total', help: 'Objects written to the lake (raw and dead-letter)', labelNames: ['topic'], registers }),

@@ -40,11 +40,7 @@ async function freshTopics(n = 2): Promise<string[]> {
 }
 
 function sink(topics: string[], extra: string[] = []): JobProcess {
-  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '0', '--flush-idle-ms', '500', ...extra], {
-    ...serviceEnv(),
-    AWS_ACCESS_KEY_ID: 'pinpipe',
-    AWS_SECRET_ACCESS_KEY: 'pinpipe-secret',
-  });
+  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '0', '--flush-idle-ms', '500', ...extra], serviceEnv());
   running.push(job);
   return job;
 }
@@ -177,11 +173,7 @@ describe('s3-sink against real Kafka and S3', () => {
   it('serves Prometheus metrics with objects, records and lag', async () => {
     const topics = await freshTopics(1);
     await produce(topics, 100);
-    const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '19101', '--flush-idle-ms', '300'], {
-      ...serviceEnv(),
-      AWS_ACCESS_KEY_ID: 'pinpipe',
-      AWS_SECRET_ACCESS_KEY: 'pinpipe-secret',
-    });
+    const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '19101', '--flush-idle-ms', '300'], serviceEnv());
     running.push(job);
     expect(await waitFor(async () => (await lakeLines(topics)).length === 100, 60_000)).toBe(true);
     const text = await (await fetch('http://127.0.0.1:19101/metrics')).text();

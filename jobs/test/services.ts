@@ -22,10 +22,12 @@ export function serviceSettings(): KafkaOptions & S3Options & PgOptions & Cassan
   };
 }
 
-/** Settings as PINPIPE_* variables, for tests that run the CLI as a process. */
+/** Settings as PINPIPE_* variables plus the S3 credentials, for tests that run the CLI as a process. */
 export function serviceEnv(): Record<string, string> {
   const s = serviceSettings();
   return {
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID as string,
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY as string,
     PINPIPE_KAFKA_BROKERS: s.kafkaBrokers.join(','),
     PINPIPE_S3_BUCKET: s.s3Bucket,
     PINPIPE_S3_ENDPOINT: s.s3Endpoint ?? '',
