@@ -11,6 +11,9 @@ STACK := stack/stack.sh
 PINPIPE := node dist/jobs/cli.js
 # Connection settings of the local stack, for everything that talks to it.
 WITH_STACK_ENV = eval "$$($(STACK) env)" &&
+# Test suites that live beside the TypeScript ones (DAGs, chart, images) add their target here
+# from their own mk/*.mk file; `make test` runs them after the vitest suites.
+EXTRA_TESTS :=
 
 .PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo bench distclean
 
@@ -53,6 +56,7 @@ test-integration: install up ## Integration tests against the real local service
 test: install lint typecheck up ## Lint, typecheck and every test, starting the services they need
 	npx vitest run --project unit
 	$(WITH_STACK_ENV) npx vitest run --project integration --no-file-parallelism
+	@for suite in $(EXTRA_TESTS); do $(MAKE) --no-print-directory $$suite; done
 
 up: ## Start Kafka, MinIO, Cassandra and PostgreSQL on 127.0.0.1 (installs them first)
 	$(STACK) up
@@ -75,3 +79,6 @@ demo: install up build ## Start everything and run the pipeline end to end on sa
 
 bench: install up build ## Measure throughput, latency and memory against the real services (bench/RESULTS.md)
 	$(WITH_STACK_ENV) bash bench/run.sh
+
+# Targets of the DAGs, images, chart and monitoring, each in its own file.
+-include mk/*.mk

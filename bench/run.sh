@@ -18,6 +18,12 @@ run kafka-producer npx tsx bench/kafka-producer.ts 500000 300
 [[ -f bench/ingest.ts ]] && run ingest npx tsx bench/ingest.ts
 run s3-sink npx tsx bench/s3-sink.ts 200000
 [[ -f bench/daily.ts ]] && run daily npx tsx bench/daily.ts
+# Further benchmarks (stream aggregation, the Spark comparisons), one file each, in name order.
+for extra in bench/run.d/*.sh; do
+  [[ -e $extra ]] || continue
+  # shellcheck source=/dev/null
+  source "$extra"
+done
 
 node bench/summary.mjs >bench/RESULTS.md
 echo "== summary written to bench/RESULTS.md"

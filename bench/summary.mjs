@@ -1,5 +1,5 @@
 // Writes bench/RESULTS.md from bench/results/*.json (run by bench/run.sh).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 const read = (name) => (existsSync(`bench/results/${name}.json`) ? JSON.parse(readFileSync(`bench/results/${name}.json`, 'utf8')) : undefined);
 const lines = [
@@ -9,7 +9,16 @@ const lines = [
   'with Kafka, MinIO, Cassandra and PostgreSQL running on the same machine. Raw figures: bench/results/*.json.',
   '',
 ];
-for (const name of ['kafka-producer', 'ingest', 's3-sink', 'daily']) {
+// The original four first, in pipeline order, then whatever else bench/run.d/ measured.
+const first = ['kafka-producer', 'ingest', 's3-sink', 'daily'];
+const others = existsSync('bench/results')
+  ? readdirSync('bench/results')
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => file.slice(0, -'.json'.length))
+      .filter((name) => !first.includes(name))
+      .sort()
+  : [];
+for (const name of [...first, ...others]) {
   const result = read(name);
   if (!result) continue;
   lines.push(`## ${name}`, '', '```json', JSON.stringify(result, null, 2), '```', '');

@@ -26,7 +26,7 @@ echo "== starting ingest on 127.0.0.1:$port and s3-sink (logs in $out/)"
 # node directly, not the pinpipe() function: $! must be the job itself for the stop at exit.
 PINPIPE_API_KEYS=$api_key node dist/jobs/cli.js ingest --port "$port" >"$out/ingest.log" 2>&1 &
 pids+=($!)
-node dist/jobs/cli.js s3-sink --flush-idle-ms 2000 --metrics-port 0 >"$out/s3-sink.log" 2>&1 &
+node dist/jobs/cli.js s3-sink --flush-idle-ms 2000 >"$out/s3-sink.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
