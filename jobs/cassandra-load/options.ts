@@ -9,6 +9,8 @@ export const LoadSettings = Type.Object({
   concurrency: Type.Integer({ minimum: 1, maximum: 1024 }),
   maxRetries: Type.Integer({ minimum: 0, maximum: 50 }),
   retryBaseMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
+  batchRows: Type.Integer({ minimum: 1, maximum: 1000 }),
+  batchBytes: Type.Integer({ minimum: 100, maximum: 1_048_576 }),
   tempDir: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type LoadOptions = Static<typeof LoadSettings> & { date: string };
@@ -65,6 +67,13 @@ export function loadOptions<T>(y: Argv<T>) {
       ...option('concurrency', { type: 'number', description: 'Writes in flight at once', default: 128, group: 'Load:' }),
       ...option('max-retries', { type: 'number', description: 'Retries of a write that timed out or found too few replicas', default: 5, group: 'Load:' }),
       ...option('retry-base-ms', { type: 'number', description: 'First retry delay; doubles per attempt, with jitter', default: 200, group: 'Load:' }),
+      ...option('batch-rows', { type: 'number', description: 'Most rows in one unlogged batch (one partition or one replica set)', default: 20, group: 'Load:' }),
+      ...option('batch-bytes', {
+        type: 'number',
+        description: "Estimated size a batch stays under; keep it below the cluster's batch_size_warn_threshold (5 KiB by default)",
+        default: 4000,
+        group: 'Load:',
+      }),
       ...option('temp-dir', { type: 'string', description: 'Where curated Parquet is staged (default: the system temp folder)', group: 'Load:' }),
     })
     .check((argv) => {

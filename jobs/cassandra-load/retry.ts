@@ -60,7 +60,11 @@ export class BoundedWriter {
   written = 0;
   failed = 0;
   firstError: unknown;
-  private readonly inflight = new Set<Promise<void>>();
+  private inflight = 0;
+  // Submitters waiting for a free slot. A counter and a queue rather than Promise.race over the
+  // in-flight set: racing 128 promises per row costs more CPU than encoding the row.
+  private readonly waiting: (() => void)[] = [];
+  private readonly idle: (() => void)[] = [];
 
   constructor(
     private readonly concurrency: number,
@@ -68,8 +72,9 @@ export class BoundedWriter {
   ) {}
 
   async submit(rows: number, operation: () => Promise<unknown>): Promise<void> {
-    while (this.inflight.size >= this.concurrency) await Promise.race(this.inflight);
-    const task: Promise<void> = withRetry(operation, this.retry)
+    while (this.inflight >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inflight += 1;
+    void withRetry(operation, this.retry)
       .then(
         () => {
           this.written += rows;
@@ -79,11 +84,14 @@ export class BoundedWriter {
           this.firstError ??= error;
         },
       )
-      .finally(() => this.inflight.delete(task));
-    this.inflight.add(task);
+      .finally(() => {
+        this.inflight -= 1;
+        this.waiting.shift()?.();
+        if (this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
+      });
   }
 
   async drain(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 }

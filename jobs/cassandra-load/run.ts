@@ -14,12 +14,10 @@ import { stageObjects } from '../daily-transform/stage.js';
 import type { CassandraLoadOptions } from './command.js';
 import { loadMigrations, migrate } from './migrations.js';
 import { parseReplication, replicationCql } from './options.js';
+import { RowBatcher, estimateBytes } from './batches.js';
 import { BoundedWriter, withRetry } from './retry.js';
 import { checkDayReady } from './source.js';
 import { LOAD_TARGETS, SOURCE_TABLES, type LoadTarget } from './targets.js';
-
-/** Rows per single-partition unlogged batch: about 3 KB, under Cassandra's 5 KiB batch size warning. */
-const BATCH_ROWS = 10;
 
 export interface LoadSummary {
   date: string;
@@ -108,28 +106,30 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
       const insert = `INSERT INTO ${target.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
       const writer = new BoundedWriter(options.concurrency, retry);
       const writeOptions = { prepare: true, isIdempotent: true } as const;
-      let batch: unknown[][] = [];
-      let batchKey = '';
-      const flush = async (): Promise<void> => {
-        if (batch.length === 0) return;
-        const queries = batch.map((params) => ({ query: insert, params }));
-        batch = [];
-        await writer.submit(queries.length, () => s.batch(queries, { ...writeOptions, logged: false }));
-      };
+      const batcher = new RowBatcher<unknown[]>({ maxRows: options.batchRows, maxBytes: options.batchBytes, maxOpenGroups: 256 });
+      const send = (batch: unknown[][]): Promise<void> =>
+        batch.length === 1
+          ? writer.submit(1, () => s.execute(insert, batch[0], writeOptions))
+          : writer.submit(batch.length, () => s.batch(batch.map((params) => ({ query: insert, params })), { ...writeOptions, logged: false }));
+      const batching = target.batching;
+      const groupOf = (row: Record<string, unknown>): string =>
+        batching?.by === 'partition'
+          ? JSON.stringify(batching.columns.map((c) => String(row[c])))
+          : s
+              .getReplicas(keyspace, Buffer.from(String(row[(batching as { textKey: string }).textKey]), 'utf8'))
+              .map((host) => host.address)
+              .join(',');
       for await (const rows of result.yieldRowObjectJs()) {
         for (const row of rows) {
           const params = toParams(row, target);
-          if (!target.batchBy) {
-            await writer.submit(1, () => s.execute(insert, params, writeOptions));
+          if (!batching) {
+            await send([params]);
             continue;
           }
-          const key = JSON.stringify(target.batchBy.map((c) => String(row[c])));
-          if (key !== batchKey || batch.length >= BATCH_ROWS) await flush();
-          batchKey = key;
-          batch.push(params);
+          for (const batch of batcher.add(groupOf(row), params, estimateBytes(params))) await send(batch);
         }
       }
-      await flush();
+      for (const batch of batcher.finish()) await send(batch);
       await writer.drain();
       const { written, failed, firstError } = writer;
       summary.rows[target.table] = written;

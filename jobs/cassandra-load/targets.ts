@@ -11,10 +11,12 @@ export interface LoadTarget {
   /** Delete the day's partition before writing, so a rerun leaves no stale rows. */
   replaceDayPartition: boolean;
   /**
-   * Partition key columns when rows are written as single-partition unlogged batches (the query
-   * sorts by them); absent for one write per row.
+   * How rows are grouped into unlogged batches: rows of one partition (the query sorts by its
+   * columns), or single-row partitions grouped by the replicas that own them (a text partition
+   * key), so a batch never makes its coordinator forward rows to other nodes. Absent: one write
+   * per row.
    */
-  batchBy?: string[];
+  batching?: { by: 'partition'; columns: string[] } | { by: 'replicas'; textKey: string };
 }
 
 const PIN_COLUMNS = ['unique_id', 'ind', 'title', 'description', 'poster_name', 'follower_count', 'tag_list', 'media_type', 'story_format', 'image_src', 'downloaded', 'save_location', 'category'];
@@ -28,6 +30,7 @@ export const PIN_TARGETS: LoadTarget[] = [
       FROM pins p LEFT JOIN posts q ON q.unique_id = p.unique_id`,
     dateColumns: ['dt'],
     replaceDayPartition: false,
+    batching: { by: 'replicas', textKey: 'unique_id' },
   },
   {
     table: 'pins_by_category_day',
@@ -36,7 +39,7 @@ export const PIN_TARGETS: LoadTarget[] = [
       FROM pins p LEFT JOIN posts q ON q.unique_id = p.unique_id WHERE p.category IS NOT NULL ORDER BY p.category, p.unique_id`,
     dateColumns: ['day'],
     replaceDayPartition: false,
-    batchBy: ['category', 'day'],
+    batching: { by: 'partition', columns: ['category', 'day'] },
   },
 ];
 
