@@ -204,6 +204,15 @@ def check_manifests(kube_version: str, files: list[str]) -> None:
                     fail(
                         f"{where}: Kubernetes {kube_version} has no schema for {doc.get('apiVersion')} {kind}"
                     )
+            if kind == "ConfigMap" and "grafana_dashboard" in (meta.get("labels") or {}):
+                for key, value in (doc.get("data") or {}).items():
+                    try:
+                        panels = json.loads(value).get("panels") or []
+                    except json.JSONDecodeError as error:
+                        fail(f"{where}: {key} is not JSON: {error}")
+                        continue
+                    if not panels:
+                        fail(f"{where}: dashboard {key} has no panels")
             if kind == "Deployment":
                 component = (meta.get("labels") or {}).get("app.kubernetes.io/component", "")
                 pod = doc["spec"]["template"]["spec"]
@@ -213,7 +222,7 @@ def check_manifests(kube_version: str, files: list[str]) -> None:
                     check_container(where, container, component)
                 if component in CONSUMERS:
                     replicas = doc["spec"].get("replicas", 1)
-                    if partitions is None or replicas > partitions:
+                    if not isinstance(replicas, int) or partitions is None or replicas > partitions:
                         fail(f"{where}: {replicas} replicas but {partitions} partitions")
         print(f"ok {name}: {len(docs)} manifests valid for Kubernetes {kube_version}")
 
