@@ -179,6 +179,7 @@ def check_container(where: str, container: dict[str, Any], component: str) -> No
 
 def check_manifests(kube_version: str, files: list[str]) -> None:
     for name in files:
+        failures_before = len(FAILURES)
         docs = [d for d in yaml.safe_load_all(Path(name).read_text()) if d]
         if not docs:
             fail(f"{name}: no manifests rendered")
@@ -223,8 +224,9 @@ def check_manifests(kube_version: str, files: list[str]) -> None:
                 if component in CONSUMERS:
                     replicas = doc["spec"].get("replicas", 1)
                     if not isinstance(replicas, int) or partitions is None or replicas > partitions:
-                        fail(f"{where}: {replicas} replicas but {partitions} partitions")
-        print(f"ok {name}: {len(docs)} manifests valid for Kubernetes {kube_version}")
+                        fail(f"{where}: replicas {replicas!r} do not fit {partitions} partitions")
+        if len(FAILURES) == failures_before:
+            print(f"ok {name}: {len(docs)} manifests valid for Kubernetes {kube_version}")
 
 
 # ---- values the chart must refuse -----------------------------------------------------------
