@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local real services for pinpipe tests and demos: Kafka (KRaft), S3 (MinIO),
-# Cassandra and PostgreSQL, each a plain process on 127.0.0.1.
+# Cassandra (with the Prometheus JMX exporter agent), PostgreSQL, and the
+# monitoring pair Prometheus and Pushgateway, each a plain process on 127.0.0.1.
 #
 #   stack/stack.sh install [svc...]   fetch/build into the cache (idempotent)
 #   stack/stack.sh up      [svc...]   install if needed, start, wait until ready
@@ -11,7 +12,7 @@
 #   stack/stack.sh kafka-run CLASS [args...]  run a class from the Kafka jars
 #                                     (e.g. org.apache.kafka.tools.ProducerPerformance)
 #
-# Services: kafka s3 cassandra postgres (default: all four).
+# Services: postgres s3 kafka cassandra pushgateway prometheus (default: all).
 # Cache:  ${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}       (downloads, builds)
 # State:  ${PINPIPE_STACK_DIR:-$PINPIPE_CACHE_DIR/stack}   (data, logs, pidfiles)
 set -euo pipefail
@@ -25,9 +26,12 @@ CASSANDRA_VERSION=5.0.9
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 PG_MAJOR=15
 MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+# The javaagent that serves Cassandra's JMX metrics in Prometheus format.
+JMX_EXPORTER_VERSION=1.0.1
+# Prometheus and Pushgateway come from Debian (bookworm: 2.42 and 1.5).
 
 # ---- settings ---------------------------------------------------------------
-ALL_SERVICES=(postgres s3 kafka cassandra) # start order: quickest first
+ALL_SERVICES=(postgres s3 kafka cassandra pushgateway prometheus) # start order
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}
@@ -42,7 +46,15 @@ S3_CONSOLE_PORT=${PINPIPE_S3_CONSOLE_PORT:-9001}
 CASSANDRA_PORT=${PINPIPE_CASSANDRA_PORT:-9042}
 CASSANDRA_STORAGE_PORT=${PINPIPE_CASSANDRA_STORAGE_PORT:-7000}
 CASSANDRA_JMX_PORT=${PINPIPE_CASSANDRA_JMX_PORT:-7199}
+CASSANDRA_EXPORTER_PORT=${PINPIPE_CASSANDRA_EXPORTER_PORT:-9104}
 PG_PORT=${PINPIPE_PG_PORT:-5432}
+PROMETHEUS_PORT=${PINPIPE_PROMETHEUS_PORT:-9090}
+PUSHGATEWAY_PORT=${PINPIPE_PUSHGATEWAY_PORT:-9091}
+# Where Prometheus finds the jobs' /metrics (host:port); a job that is not running
+# is simply a target that is down.
+SCRAPE_INGEST=${PINPIPE_SCRAPE_INGEST:-127.0.0.1:8088}
+SCRAPE_S3_SINK=${PINPIPE_SCRAPE_S3_SINK:-127.0.0.1:9101}
+SCRAPE_STREAM_AGG=${PINPIPE_SCRAPE_STREAM_AGG:-127.0.0.1:9102}
 
 S3_ACCESS_KEY=pinpipe
 S3_SECRET_KEY=pinpipe-secret
@@ -60,6 +72,7 @@ PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 KAFKA_LIBS=$CACHE_DIR/kafka/$KAFKA_VERSION/libs
 CASSANDRA_LIBS=$CACHE_DIR/cassandra/$CASSANDRA_VERSION/libs
 MINIO_BIN=$CACHE_DIR/bin/minio-$MINIO_VERSION
+JMX_EXPORTER_JAR=$CACHE_DIR/jmx-exporter/jmx_prometheus_javaagent-$JMX_EXPORTER_VERSION.jar
 
 # Seconds to wait for readiness after launch, and for exit after the stop signal.
 declare -A READY_TIMEOUT=(
@@ -67,11 +80,13 @@ declare -A READY_TIMEOUT=(
   [s3]=${PINPIPE_S3_READY_TIMEOUT:-30}
   [cassandra]=${PINPIPE_CASSANDRA_READY_TIMEOUT:-180}
   [postgres]=${PINPIPE_PG_READY_TIMEOUT:-30}
+  [pushgateway]=${PINPIPE_PUSHGATEWAY_READY_TIMEOUT:-30}
+  [prometheus]=${PINPIPE_PROMETHEUS_READY_TIMEOUT:-60}
 )
-declare -A STOP_TIMEOUT=([kafka]=30 [s3]=15 [cassandra]=30 [postgres]=20)
+declare -A STOP_TIMEOUT=([kafka]=30 [s3]=15 [cassandra]=30 [postgres]=20 [pushgateway]=10 [prometheus]=20)
 # PostgreSQL's SIGTERM is a "smart" shutdown that waits for every client to
 # disconnect; SIGINT is the fast one.
-declare -A STOP_SIGNAL=([kafka]=TERM [s3]=TERM [cassandra]=TERM [postgres]=INT)
+declare -A STOP_SIGNAL=([kafka]=TERM [s3]=TERM [cassandra]=TERM [postgres]=INT [pushgateway]=TERM [prometheus]=TERM)
 
 # ---- small helpers ----------------------------------------------------------
 say() { printf 'stack: %s\n' "$*"; }
@@ -161,8 +176,11 @@ svc_ports() { # svc -> lines "port ENV_VAR"
       "$S3_CONSOLE_PORT" PINPIPE_S3_CONSOLE_PORT ;;
     cassandra) printf '%s %s\n' "$CASSANDRA_PORT" PINPIPE_CASSANDRA_PORT \
       "$CASSANDRA_STORAGE_PORT" PINPIPE_CASSANDRA_STORAGE_PORT \
-      "$CASSANDRA_JMX_PORT" PINPIPE_CASSANDRA_JMX_PORT ;;
+      "$CASSANDRA_JMX_PORT" PINPIPE_CASSANDRA_JMX_PORT \
+      "$CASSANDRA_EXPORTER_PORT" PINPIPE_CASSANDRA_EXPORTER_PORT ;;
     postgres) printf '%s %s\n' "$PG_PORT" PINPIPE_PG_PORT ;;
+    pushgateway) printf '%s %s\n' "$PUSHGATEWAY_PORT" PINPIPE_PUSHGATEWAY_PORT ;;
+    prometheus) printf '%s %s\n' "$PROMETHEUS_PORT" PINPIPE_PROMETHEUS_PORT ;;
   esac
 }
 
@@ -211,6 +229,8 @@ ensure_os_packages() { # svc...
         [[ -x $PG_BIN/psql ]] || want+=("postgresql-client-$PG_MAJOR")
         command -v setfacl >/dev/null || want+=(acl)
         ;;
+      prometheus) command -v prometheus >/dev/null || want+=(prometheus) ;;
+      pushgateway) command -v prometheus-pushgateway >/dev/null || want+=(prometheus-pushgateway) ;;
     esac
   done
   # shellcheck disable=SC2207 # package names have no spaces
@@ -250,10 +270,29 @@ kafka_install() {
     -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$KAFKA_LOG4J_VERSION"
 }
 
-cassandra_installed() { [[ -d $CASSANDRA_LIBS ]]; }
+cassandra_installed() { [[ -d $CASSANDRA_LIBS && -f $JMX_EXPORTER_JAR ]]; }
 cassandra_install() {
-  maven_libs cassandra "$STACK_SRC/cassandra/pom.xml" "$CASSANDRA_LIBS" \
-    -Dcassandra.version="$CASSANDRA_VERSION"
+  if [[ ! -d $CASSANDRA_LIBS ]]; then
+    maven_libs cassandra "$STACK_SRC/cassandra/pom.xml" "$CASSANDRA_LIBS" \
+      -Dcassandra.version="$CASSANDRA_VERSION" || return 1
+  fi
+  [[ -f $JMX_EXPORTER_JAR ]] || jmx_exporter_install
+}
+
+# The agent is one self-contained jar; it stays off Cassandra's classpath.
+jmx_exporter_install() {
+  local dir t0
+  dir=$(dirname "$JMX_EXPORTER_JAR")
+  t0=$(now)
+  say "fetching the Prometheus JMX exporter agent $JMX_EXPORTER_VERSION from Maven Central (first time only)"
+  run_logged "fetching the JMX exporter agent" "$CACHE_DIR/logs/jmx-exporter-maven.log" \
+    mvn -B -Dmaven.repo.local="$CACHE_DIR/m2" "$MAVEN_DEPENDENCY_PLUGIN:copy" \
+    -Dartifact="io.prometheus.jmx:jmx_prometheus_javaagent:$JMX_EXPORTER_VERSION" \
+    -DoutputDirectory="$dir.tmp" || return 1
+  mkdir -p "$dir"
+  mv "$dir.tmp/$(basename "$JMX_EXPORTER_JAR")" "$JMX_EXPORTER_JAR"
+  rm -rf "$dir.tmp"
+  say "JMX exporter agent ready in $(elapsed "$t0")"
 }
 
 s3_installed() { [[ -x $MINIO_BIN ]]; }
@@ -274,6 +313,12 @@ s3_install() {
 
 postgres_installed() { [[ -x $PG_BIN/postgres && -x $PG_BIN/psql ]]; }
 postgres_install() { ensure_os_packages postgres; }
+
+prometheus_installed() { command -v prometheus >/dev/null; }
+prometheus_install() { ensure_os_packages prometheus; }
+
+pushgateway_installed() { command -v prometheus-pushgateway >/dev/null; }
+pushgateway_install() { ensure_os_packages pushgateway; }
 
 install_services() { # svc...
   local svc
@@ -376,6 +421,7 @@ cassandra_command() {
   CMD=("$JAVA" "@$STACK_SRC/cassandra/jvm17.options"
     -Xms1G -Xmx1G -Xss256k
     -javaagent:"$jamm"
+    -javaagent:"$JMX_EXPORTER_JAR=127.0.0.1:$CASSANDRA_EXPORTER_PORT:$STACK_SRC/cassandra/jmx-exporter.yaml"
     -Dcassandra.jmx.local.port="$CASSANDRA_JMX_PORT"
     -Dcassandra-foreground=yes
     -Dcassandra.config="file://$dir/cassandra.yaml"
@@ -387,6 +433,20 @@ cassandra_command() {
 }
 
 cassandra_ready() { python3 "$STACK_SRC/probe.py" cql 127.0.0.1 "$CASSANDRA_PORT" >/dev/null; }
+
+# The exporter answers as soon as the JVM runs; a Cassandra started before the
+# agent was added has none, and only a restart gives it one.
+cassandra_after_ready() {
+  local pid
+  curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$CASSANDRA_EXPORTER_PORT/-/healthy" 2>/dev/null && return 0
+  pid=$(svc_pid cassandra) || true
+  if [[ -n $pid ]] && ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF jmx_prometheus_javaagent; then
+    err "cassandra runs without the JMX exporter (started before it was added); for its metrics restart it: $0 down cassandra && $0 up"
+    return 0
+  fi
+  fail_report cassandra "its JMX exporter does not answer on 127.0.0.1:$CASSANDRA_EXPORTER_PORT"
+  return 1
+}
 
 # PostgreSQL runs as the `postgres` OS user (it refuses root), so that user
 # must be able to reach the data dir even when the state dir sits under a
@@ -476,6 +536,37 @@ SQL
     return 1
   fi
 }
+
+pushgateway_prepare() { mkdir -p "$(svc_dir pushgateway)"; }
+
+pushgateway_command() {
+  # The persistence file keeps pushed batch metrics across restarts (and names
+  # the state dir on the command line, which is how the pid is recognised).
+  CMD=(prometheus-pushgateway --web.listen-address="127.0.0.1:$PUSHGATEWAY_PORT"
+    --persistence.file="$(svc_dir pushgateway)/metrics.db" --persistence.interval=1m)
+}
+
+pushgateway_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PUSHGATEWAY_PORT/-/ready" 2>/dev/null; }
+
+prometheus_prepare() {
+  local dir
+  dir=$(svc_dir prometheus)
+  mkdir -p "$dir/data" || return 1
+  render "$STACK_SRC/prometheus/prometheus.yml.in" "$dir/prometheus.yml" \
+    PROMETHEUS_PORT="$PROMETHEUS_PORT" PUSHGATEWAY_PORT="$PUSHGATEWAY_PORT" \
+    CASSANDRA_EXPORTER_PORT="$CASSANDRA_EXPORTER_PORT" INGEST="$SCRAPE_INGEST" \
+    S3_SINK="$SCRAPE_S3_SINK" STREAM_AGG="$SCRAPE_STREAM_AGG" || return 1
+}
+
+prometheus_command() {
+  local dir
+  dir=$(svc_dir prometheus)
+  CMD=(prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data"
+    --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+    --web.enable-lifecycle)
+}
+
+prometheus_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 2>/dev/null; }
 
 # ---- the generic start / wait / stop mechanism ------------------------------
 declare -A LAUNCH_PID LAUNCH_T0
@@ -587,19 +678,19 @@ svc_status() { # prints one line; returns 0 only if up
   case $rc in
     0)
       if "${svc}_ready"; then
-        printf '%-10s up (pid %s, port %s)\n' "$svc" "$pid" "$port"
+        printf '%-11s up (pid %s, port %s)\n' "$svc" "$pid" "$port"
         return 0
       fi
-      printf '%-10s DIED (pid %s alive but port %s not answering; log: %s)\n' \
+      printf '%-11s DIED (pid %s alive but port %s not answering; log: %s)\n' \
         "$svc" "$pid" "$port" "$(logfile "$svc")"
       ;;
     2)
-      printf '%-10s DIED (pidfile says %s but that process is gone; log: %s)\n' \
+      printf '%-11s DIED (pidfile says %s but that process is gone; log: %s)\n' \
         "$svc" "$pid" "$(logfile "$svc")"
       ;;
     *)
       owner=$(port_owner "$port")
-      printf '%-10s down%s\n' "$svc" "${owner:+ (port $port is held by pid $owner)}"
+      printf '%-11s down%s\n' "$svc" "${owner:+ (port $port is held by pid $owner)}"
       ;;
   esac
   return 1
@@ -664,6 +755,9 @@ export AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 export PINPIPE_CASSANDRA_CONTACT_POINTS=127.0.0.1:$CASSANDRA_PORT
 export PINPIPE_CASSANDRA_LOCAL_DC=datacenter1
 export PINPIPE_PG_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
+export PINPIPE_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT
+export PINPIPE_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+export PINPIPE_CASSANDRA_EXPORTER_URL=http://127.0.0.1:$CASSANDRA_EXPORTER_PORT
 EOF
 }
 
@@ -675,7 +769,8 @@ usage() {
 check_settings() {
   local var
   for var in PG_PORT S3_PORT S3_CONSOLE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
-    CASSANDRA_PORT CASSANDRA_STORAGE_PORT CASSANDRA_JMX_PORT; do
+    CASSANDRA_PORT CASSANDRA_STORAGE_PORT CASSANDRA_JMX_PORT CASSANDRA_EXPORTER_PORT \
+    PROMETHEUS_PORT PUSHGATEWAY_PORT; do
     if ! [[ ${!var} =~ ^[0-9]+$ ]] || ((${!var} < 1 || ${!var} > 65535)); then
       die "PINPIPE_$var must be a TCP port number, got '${!var}'"
     fi

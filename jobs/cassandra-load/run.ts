@@ -6,6 +6,7 @@ import type { CassandraOptions } from '../lib/config.js';
 import { DependencyError, InterruptedError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import type { Logger } from '../lib/logger.js';
+import { pushBatchMetrics } from '../lib/metrics.js';
 import { createS3Client } from '../lib/s3.js';
 import { openDuckDb } from '../daily-transform/duckdb.js';
 import { curatedObjectKey } from '../daily-transform/publish.js';
@@ -142,6 +143,7 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     const failed = Object.values(summary.errors).reduce((a, b) => a + b, 0);
     logger.info('cassandra-load finished', { ...summary });
+    await pushBatchMetrics(options.pushgatewayUrl, { job: 'cassandra-load', seconds: summary.seconds, rows: summary.rows, succeeded: failed === 0 }, logger);
     if (failed > 0) throw new DependencyError(`${failed} rows of ${date} could not be written to Cassandra after retries; rerunning the day is safe`);
   } finally {
     db?.close();

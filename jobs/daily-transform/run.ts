@@ -5,6 +5,7 @@ import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/c
 import { RECORD_TYPES, TOPICS, type RecordType } from '../lib/contracts.js';
 import { DependencyError, InputError, InterruptedError, PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
+import { pushBatchMetrics } from '../lib/metrics.js';
 import { LAKE_PREFIXES, qualityReportKey, RAW_EXTENSION, rawDayPrefix } from '../lib/lake.js';
 import { createS3Client } from '../lib/s3.js';
 import type { DailyTransformOptions } from './command.js';
@@ -123,6 +124,8 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
       objects: written.length,
       report: qualityReportKey(date),
     });
+    const rows = Object.fromEntries(Object.entries(report.tables).map(([t, s]) => [t, s.rows_out]));
+    await pushBatchMetrics(options.pushgatewayUrl, { job: 'daily-transform', seconds: (Date.now() - started) / 1000, rows, succeeded: true }, logger);
   } finally {
     db?.close();
     s3.destroy();

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import client, { type Registry } from 'prom-client';
 import type { Argv } from 'yargs';
 import { option } from './config.js';
+import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
+import { withTimeout } from './timeout.js';
 
 export { client as prom };
 
@@ -71,4 +73,87 @@ export async function serveMetrics(
   });
   logger.info('metrics listening', { address: `${options.metricsHost}:${(server.address() as AddressInfo).port}` });
   return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch jobs: they end before Prometheus could scrape them, so they push their last run to a
+// Prometheus Pushgateway (grouping key `job`), which Prometheus scrapes with honor_labels.
+
+export interface PushgatewayOptions {
+  pushgatewayUrl: string;
+}
+
+export function withPushgatewayOptions<T>(y: Argv<T>): Argv<T & PushgatewayOptions> {
+  return y
+    .options({
+      ...option('pushgateway-url', {
+        type: 'string',
+        description: 'Prometheus Pushgateway to push the run metrics to at the end (e.g. http://pushgateway:9091); empty turns it off',
+        default: '',
+        group: 'Metrics:',
+      }),
+    })
+    .check((argv) => {
+      const url = String((argv as Record<string, unknown>).pushgatewayUrl ?? '');
+      if (url !== '' && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(url)) {
+        throw new ConfigError('--pushgateway-url / PINPIPE_PUSHGATEWAY_URL: must be an http:// or https:// URL, or empty');
+      }
+      return true;
+    }) as unknown as Argv<T & PushgatewayOptions>;
+}
+
+/** What a batch run reports: its wall time, rows written per table, and whether it succeeded. */
+export interface BatchRun {
+  job: string;
+  seconds: number;
+  rows: Record<string, number>;
+  succeeded: boolean;
+  /** When the run ended; defaults to now. */
+  finishedAt?: Date;
+}
+
+/** The batch series, in a registry of their own (no process metrics: the process is ending). */
+export function createBatchMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    duration: new client.Gauge({ name: `${METRIC_PREFIX}batch_run_duration_seconds`, help: 'Wall time of the last run of a batch job', registers }),
+    rows: new client.Counter({ name: `${METRIC_PREFIX}batch_rows_total`, help: 'Rows written by the last run of a batch job, by table', labelNames: ['table'] as const, registers }),
+    lastSuccess: new client.Gauge({ name: `${METRIC_PREFIX}batch_last_success_timestamp_seconds`, help: 'Unix time at which a run of the batch job last succeeded', registers }),
+  };
+}
+
+/** The exposition text a run pushes (exported for tests). */
+export async function batchMetricsText(run: BatchRun): Promise<string> {
+  const registry = new client.Registry();
+  const metrics = createBatchMetrics(registry);
+  metrics.duration.set(run.seconds);
+  for (const [table, n] of Object.entries(run.rows)) metrics.rows.inc({ table }, n);
+  // Only a success moves the timestamp; POST (not PUT) keeps the previous one otherwise.
+  if (run.succeeded) metrics.lastSuccess.set((run.finishedAt ?? new Date()).getTime() / 1000);
+  else registry.removeSingleMetric(`${METRIC_PREFIX}batch_last_success_timestamp_seconds`);
+  return registry.metrics();
+}
+
+/**
+ * Pushes a batch run's metrics to the Pushgateway at `url` (POST /metrics/job/<job>, which
+ * replaces the series of the same names in that group). Does nothing when `url` is empty.
+ * Monitoring must never fail the job: any failure is logged as a warning and false returned.
+ */
+export async function pushBatchMetrics(url: string, run: BatchRun, logger: Logger, timeoutMs = 5_000): Promise<boolean> {
+  if (url === '') return false;
+  const target = `${url.replace(/\/+$/, '')}/metrics/job/${encodeURIComponent(run.job)}`;
+  try {
+    const body = await batchMetricsText(run);
+    const response = await withTimeout(
+      fetch(target, { method: 'POST', headers: { 'content-type': 'text/plain; version=0.0.4' }, body, signal: AbortSignal.timeout(timeoutMs) }),
+      timeoutMs + 100,
+      `pushing metrics to ${target}`,
+    );
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${(await response.text()).slice(0, 200)}`);
+    logger.debug('metrics pushed', { pushgateway: target });
+    return true;
+  } catch (error) {
+    logger.warn('could not push metrics to the Pushgateway; the job result is unaffected', { pushgateway: target, error: (error as Error).message });
+    return false;
+  }
 }
