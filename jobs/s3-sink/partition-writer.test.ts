@@ -99,6 +99,8 @@ describe('partition writer', () => {
   it('rotates on record count, names objects by start offset, and commits after each', async () => {
     const { writer, store, commits } = setup({ maxRecords: 2 });
     for (let o = 0; o < 5; o += 1) await writer.add(record(o));
+    // Rotations write in the background; settle waits for the one in flight.
+    await writer.settle();
     expect([...store.objects.keys()]).toEqual([
       'raw/pinterest.geo.v1/dt=2026-03-01/hour=10/pinterest.geo.v1+2+00000000000000000000.ndjson.gz',
       'raw/pinterest.geo.v1/dt=2026-03-01/hour=10/pinterest.geo.v1+2+00000000000000000002.ndjson.gz',
@@ -168,10 +170,37 @@ describe('partition writer', () => {
 
     const second = setup({}, store);
     for (let o = 0; o < 4; o += 1) await second.writer.add(record(o));
-    await second.writer.flush('shutdown'); // conflicts at 0, keeps 2..3
-    await second.writer.flush('shutdown');
-    expect(second.commits).toEqual([2, 4]);
+    await second.writer.flush('shutdown'); // conflicts at 0, then writes 2..3 as the next object
+    expect(second.commits).toEqual([4]);
+    expect([...store.objects.keys()].map((k) => Number(parseObjectKey(k)?.startOffset))).toEqual([0, 2]);
     expect(store.rawOffsets().sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('keeps consuming while a rotation is written, and retries a failed write before anything newer', async () => {
+    class FlakyStore extends MemoryStore {
+      failures = 1;
+      override async putIfAbsent(key: string, body: Buffer, endOffset: number) {
+        if (this.failures > 0) {
+          this.failures -= 1;
+          throw new Error('S3 unavailable');
+        }
+        return super.putIfAbsent(key, body, endOffset);
+      }
+    }
+    const store = new FlakyStore();
+    const { writer, commits } = setup({ maxRecords: 2 }, store);
+    await writer.add(record(0));
+    await writer.add(record(1)); // rotation [0..1] starts in the background, and fails
+    expect(writer.bufferedRecords).toBe(2);
+    await writer.add(record(2)); // buffered beside the failed write
+    await expect(writer.add(record(3))).rejects.toThrow('S3 unavailable'); // next rotation meets the failure
+    expect(commits).toEqual([]);
+    expect(writer.bufferedRecords).toBe(4);
+    await writer.add(record(3)); // a redelivery of what is already buffered is ignored
+    await writer.flush('idle'); // the failed write is retried first, then [2..3]
+    expect(commits).toEqual([2, 4]);
+    expect(store.rawOffsets()).toEqual([0, 1, 2, 3]);
+    expect(writer.bufferedRecords).toBe(0);
   });
 
   it('writes the same bytes under the same name for the same records', async () => {

@@ -32,6 +32,16 @@ export interface PartitionWriterDeps {
   commit: CommitFn;
   limits: FlushLimits;
   now: () => number;
+  /** Told about every completed flush (metrics, logs). */
+  onFlushed?: (outcome: FlushOutcome) => void;
+}
+
+/** A buffer handed over to be written: in flight, or failed and waiting to be retried. */
+interface PendingFlush {
+  entries: Entry[];
+  reason: FlushReason;
+  bytes: number;
+  run: Promise<void> | undefined;
 }
 
 /**
@@ -44,6 +54,11 @@ export interface PartitionWriterDeps {
  * the truth, the buffer is trimmed to what follows it, and consumption continues from there. So
  * whatever the flush timing of a crashed run, a rebalanced zombie or this run, every offset lands
  * in exactly one object.
+ *
+ * A rotation hands the buffer to a background write so consumption goes on while it is encoded,
+ * stored and committed. At most one such write per partition exists at a time, and the next
+ * rotation waits for it, so objects and commits stay in offset order. A write that fails stays
+ * pending with its records and is retried before anything newer is written.
  */
 export class PartitionWriter {
   private entries: Entry[] = [];
@@ -52,8 +67,9 @@ export class PartitionWriter {
   private bucket: number | undefined;
   private openedAt = 0;
   private lastAppendAt = 0;
-  /** Offsets below this are already buffered or in the lake: redeliveries are ignored. */
+  /** Offsets below this are already buffered, pending or in the lake: redeliveries are ignored. */
   private nextOffset: number | undefined;
+  private pending: PendingFlush | undefined;
 
   constructor(
     readonly topic: string,
@@ -61,26 +77,28 @@ export class PartitionWriter {
     private readonly deps: PartitionWriterDeps,
   ) {}
 
+  /** Bytes held in memory: the open buffer and a pending write. */
   get bufferedBytes(): number {
-    return this.bytes;
+    return this.bytes + (this.pending?.bytes ?? 0);
   }
 
   get bufferedRecords(): number {
-    return this.entries.length;
+    return this.entries.length + (this.pending?.entries.length ?? 0);
   }
 
-  /** Adds a record, flushing first when it starts a new hour and after when a size limit is hit. */
-  async add(record: SinkRecord): Promise<FlushOutcome[]> {
-    if (this.nextOffset !== undefined && record.offset < this.nextOffset) return [];
-    const outcomes: FlushOutcome[] = [];
+  /**
+   * Adds a record, rotating first when it starts a new hour and after when a size limit is hit.
+   * Rejects when the previous write of this partition failed again; the record is then kept.
+   */
+  async add(record: SinkRecord): Promise<void> {
+    if (this.nextOffset !== undefined && record.offset < this.nextOffset) return;
     const decoded = toLakeLine(record);
     if (decoded.ok) {
       const bucket = bucketOf(record.timestampMs);
       if (this.bucket !== undefined && bucket !== this.bucket) {
-        const outcome = await this.flush('hour');
-        if (outcome) outcomes.push(outcome);
-        // The flush may have learnt that this record is already in the lake.
-        if (this.nextOffset !== undefined && record.offset < this.nextOffset) return outcomes;
+        await this.rotate('hour');
+        // The previous write may have learnt that this record is already in the lake.
+        if (this.nextOffset !== undefined && record.offset < this.nextOffset) return;
       }
       this.bucket ??= bucket;
       this.goodRecords += 1;
@@ -92,11 +110,7 @@ export class PartitionWriter {
     this.nextOffset = record.offset + 1;
     const { maxRecords, maxBytes } = this.deps.limits;
     const reason: FlushReason | undefined = this.goodRecords >= maxRecords ? 'records' : this.bytes >= maxBytes ? 'bytes' : undefined;
-    if (reason) {
-      const outcome = await this.flush(reason);
-      if (outcome) outcomes.push(outcome);
-    }
-    return outcomes;
+    if (reason) await this.rotate(reason);
   }
 
   private push(entry: Entry): void {
@@ -114,17 +128,64 @@ export class PartitionWriter {
     return undefined;
   }
 
-  /** Writes the buffer as one raw object (plus a dead-letter object per undecodable record) and commits. */
-  async flush(reason: FlushReason): Promise<FlushOutcome | undefined> {
-    if (this.entries.length === 0) return undefined;
+  /**
+   * Hands the buffer to a background write, after the previous write of this partition has
+   * landed (or been retried). Resolves once the new write has started.
+   */
+  async rotate(reason: FlushReason): Promise<void> {
+    await this.settle();
+    if (this.entries.length === 0) return;
+    const pending: PendingFlush = { entries: this.entries, reason, bytes: this.bytes, run: undefined };
+    this.entries = [];
+    this.bytes = 0;
+    this.goodRecords = 0;
+    this.bucket = undefined;
+    this.pending = pending;
+    pending.run = this.startWrite(pending);
+  }
+
+  /** Writes the buffer and waits until it and any earlier write are in the lake and committed. */
+  async flush(reason: FlushReason): Promise<void> {
+    await this.rotate(reason);
+    await this.settle();
+  }
+
+  /** Waits for the pending write, retrying it first if it had failed; rejects if it fails. */
+  async settle(): Promise<void> {
+    const pending = this.pending;
+    if (!pending) return;
+    pending.run ??= this.startWrite(pending);
+    await pending.run;
+  }
+
+  private startWrite(pending: PendingFlush): Promise<void> {
+    const run = this.write(pending.entries, pending.reason).then(
+      (outcome) => {
+        if (this.pending === pending) this.pending = undefined;
+        this.learn(outcome.nextOffset - 1, outcome.conflict);
+        this.deps.onFlushed?.(outcome);
+      },
+      (error: unknown) => {
+        // Kept, with its records, for the next settle to retry.
+        pending.run = undefined;
+        throw error;
+      },
+    );
+    // Whoever settles sees the failure; an unobserved one must not crash the process.
+    run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes entries as one raw object (plus a dead-letter object per undecodable record) and commits. */
+  private async write(entries: Entry[], reason: FlushReason): Promise<FlushOutcome> {
     const started = performance.now();
-    const last = this.entries[this.entries.length - 1] as Entry;
+    const last = entries[entries.length - 1] as Entry;
     let end = last.offset;
     let conflict = false;
     let objects = 0;
     let bytes = 0;
 
-    const dead = this.entries.filter((e) => e.deadLetter !== undefined);
+    const dead = entries.filter((e) => e.deadLetter !== undefined);
     for (const entry of dead) {
       // One object per dead letter, named by its own offset: rewriting it is harmless.
       const body = gzipSync(`${entry.deadLetter}\n`);
@@ -134,35 +195,48 @@ export class PartitionWriter {
       bytes += body.length;
     }
 
-    const good = this.entries.filter((e) => e.line !== undefined);
-    const first = good[0];
-    if (first) {
+    // Good records become one object; when a crashed run or a zombie already wrote an object of
+    // that name, the stored one wins and what follows its end goes into the next object.
+    let good = entries.filter((e) => e.line !== undefined);
+    let records = 0;
+    while (good.length > 0) {
+      const first = good[0] as Entry;
+      const lastGood = good[good.length - 1] as Entry;
       const body = await this.deps.format.encode(good.map((e) => e.line as string));
       const key = rawObjectKey({ topic: this.topic, partition: this.partition, startOffset: first.offset, recordTimeMs: first.timestampMs });
       const result = await this.deps.store.putIfAbsent(key, body, end, good.length);
-      if (!result.created) {
-        conflict = true;
-        end = result.endOffset;
-      } else {
+      if (result.created) {
         objects += 1;
         bytes += body.length;
+        records += good.length;
+        break;
       }
+      conflict = true;
+      if (result.endOffset >= lastGood.offset) {
+        end = Math.max(end, result.endOffset);
+        break;
+      }
+      good = good.filter((e) => e.offset > result.endOffset);
     }
 
     const nextOffset = end + 1;
     await this.deps.commit(this.topic, this.partition, nextOffset);
-    const written = this.entries.filter((e) => e.offset <= end);
-    this.trimThrough(end);
     return {
       reason,
       nextOffset,
       conflict,
       objects,
-      records: conflict ? 0 : written.filter((e) => e.line !== undefined).length,
-      deadLetters: written.length - written.filter((e) => e.line !== undefined).length,
+      records,
+      deadLetters: dead.length,
       bytes,
       seconds: (performance.now() - started) / 1000,
     };
+  }
+
+  /** After a write: the lake holds every offset up to `end`; a conflict may reach into the buffer. */
+  private learn(end: number, conflict: boolean): void {
+    if (conflict && this.entries.some((e) => e.offset <= end)) this.trimThrough(end);
+    if (this.nextOffset === undefined || this.nextOffset < end + 1) this.nextOffset = end + 1;
   }
 
   /** Drops what the lake now holds; anything after `end` starts the next object. */

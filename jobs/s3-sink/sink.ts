@@ -18,7 +18,8 @@ export interface SinkOptions {
 
 /**
  * One writer per topic-partition, and a single lane through which batches, timed flushes and
- * rebalances pass one at a time, so a flush never races the records it is flushing.
+ * rebalances pass one at a time, so a rotation never races the records it is rotating. The
+ * writes themselves run in the background, one per partition at a time (see PartitionWriter).
  */
 export class Sink {
   private readonly writers = new Map<string, PartitionWriter>();
@@ -39,7 +40,7 @@ export class Sink {
     const id = `${topic}/${partition}`;
     let writer = this.writers.get(id);
     if (!writer) {
-      writer = new PartitionWriter(topic, partition, { ...this.options, now: this.now });
+      writer = new PartitionWriter(topic, partition, { ...this.options, now: this.now, onFlushed: (outcome) => this.observe(topic, outcome) });
       this.writers.set(id, writer);
     }
     return writer;
@@ -48,10 +49,7 @@ export class Sink {
   /** Adds a fetched batch (records of one topic-partition, in offset order). */
   handleBatch(records: readonly SinkRecord[]): Promise<void> {
     return this.serial(async () => {
-      for (const record of records) {
-        const outcomes = await this.writerFor(record.topic, record.partition).add(record);
-        for (const outcome of outcomes) this.observe(record.topic, outcome);
-      }
+      for (const record of records) await this.writerFor(record.topic, record.partition).add(record);
       await this.relieveMemory();
     });
   }
@@ -61,7 +59,7 @@ export class Sink {
     return this.serial(async () => {
       for (const writer of this.writers.values()) {
         const reason = writer.due();
-        if (reason) await this.flushWriter(writer, reason);
+        if (reason) await writer.rotate(reason);
       }
     });
   }
@@ -69,13 +67,14 @@ export class Sink {
   /** Lands everything buffered (graceful shutdown). */
   flushAll(reason: FlushReason = 'shutdown'): Promise<void> {
     return this.serial(async () => {
-      for (const writer of this.writers.values()) await this.flushWriter(writer, reason);
+      for (const writer of this.writers.values()) await writer.flush(reason);
     });
   }
 
   /**
    * Forgets every buffer. After a rebalance the consumer restarts each partition from its
-   * committed offset, so what was buffered will be delivered again to whoever owns it.
+   * committed offset, so what was buffered will be delivered again to whoever owns it. A write
+   * still in flight finishes as a zombie would: first writer of a name wins, so nothing doubles.
    */
   reset(): Promise<void> {
     return this.serial(async () => {
@@ -99,15 +98,10 @@ export class Sink {
       for (const writer of largestFirst) {
         if (total <= this.options.maxBufferBytes / 2) break;
         total -= writer.bufferedBytes;
-        await this.flushWriter(writer, 'memory');
+        await writer.flush('memory');
       }
     }
     this.options.metrics?.bufferedBytes.set(this.bufferedBytes);
-  }
-
-  private async flushWriter(writer: PartitionWriter, reason: FlushReason): Promise<void> {
-    const outcome = await writer.flush(reason);
-    if (outcome) this.observe(writer.topic, outcome);
   }
 
   private observe(topic: string, outcome: FlushOutcome): void {
