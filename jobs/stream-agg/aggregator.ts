@@ -1,0 +1,256 @@
+import type pg from 'pg';
+import type { RecordType } from '../lib/contracts.js';
+import { DependencyError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { Delta, extract, isClosed, Watermark, windowStart } from './aggregate.js';
+import type { AggMetrics } from './metrics.js';
+import { FencedError, flush, loadPositions, openWindows, type PositionUpdate } from './store.js';
+
+/** A consumed Kafka record, independent of the client library. */
+export interface AggRecord {
+  offset: number;
+  timestampMs: number;
+  value: Buffer | null;
+}
+
+export interface AggregatorOptions {
+  pool: pg.Pool;
+  groupId: string;
+  windowMs: number;
+  latenessMs: number;
+  /** topic → record type. */
+  topics: ReadonlyMap<string, RecordType>;
+  /** Moves the consumer's fetch position (consumer.seek). */
+  seek: (topic: string, partition: number, offset: number) => void;
+  pgRetryMs: number;
+  logger: Logger;
+  metrics: AggMetrics;
+  now?: () => number;
+}
+
+interface Position {
+  topic: string;
+  partition: number;
+  /** next_offset as stored in PostgreSQL (null: no row yet). */
+  stored: number | null;
+  /** Next offset to aggregate; everything before it is in the delta or stored. */
+  next: number | null;
+  /** Whether this process already sought the consumer to `stored` once. */
+  sought: boolean;
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * The stateful core: positions per partition, the watermark, and the delta since the last flush.
+ * Batches, timed flushes and rebalances pass through one lane, one at a time, so a flush always
+ * sees a delta that matches the offsets it stores.
+ */
+export class Aggregator {
+  private lane: Promise<unknown> = Promise.resolve();
+  private delta = new Delta();
+  private readonly positions = new Map<string, Position>();
+  private readonly watermark: Watermark;
+  private readonly open = new Set<number>();
+  private readonly now: () => number;
+  private windowsLoaded = false;
+  /** Set when the job cannot go on; run.ts exits with it. */
+  failed: Error | undefined;
+
+  constructor(private readonly options: AggregatorOptions) {
+    this.watermark = new Watermark(options.latenessMs);
+    this.now = options.now ?? Date.now;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(work, work);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
+
+  get pendingRecords(): number {
+    return this.delta.records;
+  }
+
+  /**
+   * After a (re)assignment: forget everything not stored, and load the stored positions of the
+   * partitions now owned, so the watermark starts from all of them at once (the same watermark an
+   * uninterrupted run had at that offset) and the consumer seeks to where PostgreSQL says.
+   */
+  assign(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+    return this.serial(async () => {
+      const dropped = this.delta.records;
+      this.delta = new Delta();
+      this.positions.clear();
+      this.watermark.forget();
+      if (dropped > 0) this.options.logger.info('rebalance: dropped records not yet flushed; they will be read again', { records: dropped });
+      await this.withRetry('load positions', async () => this.load(partitions));
+    });
+  }
+
+  private async load(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+    const stored = await loadPositions(this.options.pool, this.options.groupId, partitions);
+    for (const { topic, partition } of partitions) {
+      const s = stored.get(key(topic, partition));
+      this.positions.set(key(topic, partition), { topic, partition, stored: s?.nextOffset ?? null, next: s?.nextOffset ?? null, sought: false });
+      this.watermark.set(topic, partition, s?.maxEventTime);
+    }
+    if (!this.windowsLoaded) {
+      for (const ws of await openWindows(this.options.pool, this.options.groupId)) this.open.add(ws);
+      this.windowsLoaded = true;
+    }
+    this.updateGauges();
+  }
+
+  /** Aggregates a fetched batch of one partition (offset order). Returns false if the consumer was sought instead. */
+  handleBatch(topic: string, partition: number, records: readonly AggRecord[]): Promise<boolean> {
+    return this.serial(async () => {
+      if (this.failed || records.length === 0) return true;
+      let pos = this.positions.get(key(topic, partition));
+      if (!pos) {
+        // A batch that raced the assignment event: load this partition alone.
+        await this.withRetry('load positions', async () => this.load([{ topic, partition }]));
+        pos = this.positions.get(key(topic, partition)) as Position;
+      }
+      const first = (records[0] as AggRecord).offset;
+      if (pos.next !== null && first > pos.next) {
+        if (!pos.sought) {
+          // Kafka's own position is ahead of what PostgreSQL holds: go back. Kafka commits are never trusted.
+          pos.sought = true;
+          this.options.logger.info('seeking to the offset stored in PostgreSQL', { topic, partition, offset: pos.next, fetched: first });
+          this.options.seek(topic, partition, pos.next);
+          return false;
+        }
+        // Sought already and still ahead: the records in between are gone (retention) or were control records.
+        if (first > pos.next + 1) this.options.logger.warn('offset gap: records between the stored offset and the first fetched are not in Kafka', { topic, partition, from: pos.next, to: first });
+      } else if (pos.next !== null && first < pos.next && !pos.sought && pos.next - first > records.length) {
+        // Far behind (the group has no Kafka commits): jump instead of reading and skipping.
+        pos.sought = true;
+        this.options.seek(topic, partition, pos.next);
+        return false;
+      }
+      pos.sought = true;
+      const type = this.options.topics.get(topic) as RecordType;
+      const { metrics } = this.options;
+      const { windowMs } = this.options;
+      let counted = 0;
+      for (const r of records) {
+        if (pos.next !== null && r.offset < pos.next) continue; // already stored
+        pos.next = r.offset + 1;
+        this.delta.records += 1;
+        this.watermark.observe(topic, partition, r.timestampMs);
+        const wm = this.watermark.value;
+        const ws = windowStart(r.timestampMs, windowMs);
+        if (isClosed(ws, windowMs, wm)) {
+          this.delta.late.push({ topic, partition, offset: r.offset, eventTime: r.timestampMs, windowStart: ws, watermark: wm, value: r.value === null ? null : r.value.toString('utf8') });
+          metrics.late.inc({ topic });
+          continue;
+        }
+        const e = extract(type, r.value);
+        switch (e.type) {
+          case 'pin':
+            this.delta.addPin(ws, r.timestampMs, e);
+            break;
+          case 'geo':
+            this.delta.addCount('geo', ws, r.timestampMs, e.country);
+            break;
+          case 'user':
+            this.delta.addCount('user', ws, r.timestampMs, e.ageGroup);
+            break;
+          case 'invalid':
+            // The raw lake keeps the record (s3-sink's dead-letter prefix); here it is counted, never silently dropped.
+            metrics.invalid.inc({ topic, reason: e.reason });
+            continue;
+        }
+        this.open.add(ws);
+        counted += 1;
+      }
+      if (counted > 0) metrics.records.inc({ topic }, counted);
+      return true;
+    });
+  }
+
+  /** Writes the delta, the offsets and the finalisations in one transaction, retrying PostgreSQL failures up to --pg-retry-ms. */
+  flush(): Promise<void> {
+    return this.serial(async () => {
+      if (this.failed || this.delta.empty) return;
+      const delta = this.delta;
+      const wm = this.watermark.value;
+      const updates: PositionUpdate[] = [];
+      for (const p of this.positions.values()) {
+        if (p.next === null || p.next === p.stored) continue;
+        updates.push({ topic: p.topic, partition: p.partition, from: p.stored, to: p.next, maxEventTime: this.watermark.maxOf(p.topic, p.partition) });
+      }
+      const started = this.now();
+      let finalized: number[];
+      try {
+        finalized = await this.withRetry('flush', async () => {
+          const client = await this.options.pool.connect();
+          try {
+            return await flush(client, { groupId: this.options.groupId, windowMs: this.options.windowMs, delta, positions: updates, watermark: wm });
+          } finally {
+            client.release();
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof FencedError)) throw error;
+        // Nothing of this flush was written. Start over from what PostgreSQL holds.
+        this.options.metrics.flushFailures.inc({ kind: 'fenced' });
+        this.options.logger.warn('flush fenced: the stored offsets moved; reloading positions and re-reading', { reason: error.message });
+        const owned = [...this.positions.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+        this.delta = new Delta();
+        this.positions.clear();
+        this.watermark.forget();
+        await this.withRetry('load positions', async () => this.load(owned));
+        return;
+      }
+      const committed = this.now();
+      this.delta = new Delta();
+      for (const u of updates) {
+        const p = this.positions.get(key(u.topic, u.partition));
+        if (p) p.stored = u.to;
+      }
+      const { metrics } = this.options;
+      metrics.flushSeconds.observe((committed - started) / 1000);
+      for (const newest of delta.newestByWindow().values()) metrics.freshness.observe(Math.max(0, committed - newest) / 1000);
+      if (finalized.length > 0) metrics.finalized.inc(finalized.length);
+      for (const ws of this.open) if (isClosed(ws, this.options.windowMs, wm)) this.open.delete(ws);
+      this.updateGauges();
+    });
+  }
+
+  private updateGauges(): void {
+    const wm = this.watermark.value;
+    if (Number.isFinite(wm)) this.options.metrics.watermarkLag.set((this.now() - wm) / 1000);
+    this.options.metrics.openWindows.set(this.open.size);
+  }
+
+  /**
+   * Retries PostgreSQL failures with backoff until --pg-retry-ms has passed, then gives up with a
+   * DependencyError (the job exits 1; a restart resumes from the stored offsets). A fenced flush
+   * is not a failure to retry: it goes back to the caller.
+   */
+  private async withRetry<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const started = this.now();
+    let delay = 250;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await work();
+      } catch (error) {
+        if (error instanceof FencedError) throw error;
+        const elapsed = this.now() - started;
+        this.options.metrics.flushFailures.inc({ kind: 'error' });
+        if (elapsed >= this.options.pgRetryMs) {
+          const failure = new DependencyError(`PostgreSQL ${what} failed for ${Math.round(elapsed / 1000)} s (${attempt} attempts, --pg-retry-ms ${this.options.pgRetryMs}); nothing after the last committed flush is lost, restart to resume`, {
+            cause: error,
+          });
+          this.failed = failure;
+          throw failure;
+        }
+        this.options.logger.warn(`PostgreSQL ${what} failed; retrying`, { attempt, error: (error as Error).message, retryInMs: delay });
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+}
