@@ -35,9 +35,14 @@ interface Position {
   stored: number | null;
   /** Next offset to aggregate; everything before it is in the delta or stored. */
   next: number | null;
-  /** Whether this process already sought the consumer to `stored` once. */
+  /** Whether this process already sought the consumer forward to `stored`. */
   sought: boolean;
+  /** Seeks back to `next` in a row without a batch starting there. */
+  seeks: number;
 }
+
+/** Seeks back in a row before a gap is accepted as records Kafka no longer has. */
+const MAX_SEEKS = 20;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -92,7 +97,7 @@ export class Aggregator {
     const stored = await loadPositions(this.options.pool, this.options.groupId, partitions);
     for (const { topic, partition } of partitions) {
       const s = stored.get(key(topic, partition));
-      this.positions.set(key(topic, partition), { topic, partition, stored: s?.nextOffset ?? null, next: s?.nextOffset ?? null, sought: false });
+      this.positions.set(key(topic, partition), { topic, partition, stored: s?.nextOffset ?? null, next: s?.nextOffset ?? null, sought: false, seeks: 0 });
       this.watermark.set(topic, partition, s?.maxEventTime);
     }
     if (!this.windowsLoaded) {
@@ -114,21 +119,24 @@ export class Aggregator {
       }
       const first = (records[0] as AggRecord).offset;
       if (pos.next !== null && first > pos.next) {
-        if (!pos.sought) {
-          // Kafka's own position is ahead of what PostgreSQL holds: go back. Kafka commits are never trusted.
-          pos.sought = true;
+        // Kafka's position is ahead of what PostgreSQL holds (no Kafka commit is trusted, and a
+        // batch fetched before a seek can still arrive): go back, never skip. Only when repeated
+        // seeks keep landing past it are the records in between truly gone (retention, or
+        // transaction markers), and that is logged loudly.
+        if (pos.seeks < MAX_SEEKS) {
+          pos.seeks += 1;
           this.options.logger.info('seeking to the offset stored in PostgreSQL', { topic, partition, offset: pos.next, fetched: first });
           this.options.seek(topic, partition, pos.next);
           return false;
         }
-        // Sought already and still ahead: the records in between are gone (retention) or were control records.
-        if (first > pos.next + 1) this.options.logger.warn('offset gap: records between the stored offset and the first fetched are not in Kafka', { topic, partition, from: pos.next, to: first });
+        this.options.logger.error('offset gap: records between the stored offset and the first fetched are not in Kafka', { topic, partition, from: pos.next, to: first });
       } else if (pos.next !== null && first < pos.next && !pos.sought && pos.next - first > records.length) {
         // Far behind (the group has no Kafka commits): jump instead of reading and skipping.
         pos.sought = true;
         this.options.seek(topic, partition, pos.next);
         return false;
       }
+      pos.seeks = 0;
       pos.sought = true;
       const type = this.options.topics.get(topic) as RecordType;
       const { metrics } = this.options;

@@ -102,7 +102,7 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
     consumer.pause([...topics.keys()].map((topic) => ({ topic })));
     await aggregator.flush().catch((error: unknown) => logger.error('final flush failed; a restart re-reads from the stored offsets', { error: (error as Error).message }));
     await consumer.disconnect();
-    logger.info('stream-agg stopped; windows and offsets flushed');
+    if (aggregator.failed === undefined) logger.info('stream-agg stopped; windows and offsets flushed');
   });
 
   await new Promise<void>((resolve) => {

@@ -99,19 +99,54 @@ async function topicRecords(topics: Topics): Promise<number> {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-async function pinRows(group: string) {
-  const { rows } = await pool.query(
+const CATEGORIES = ['art', 'beauty', 'diy', 'food', 'travel'];
+const FOLLOWERS = ['13k', '1M', '850', 'User Info Error', '2k', '1.5k', '7'];
+const MEDIA = ['image', 'video', 'multi-video(story page format)'];
+
+/** Event time of post n: 20 ms apart, so 5,000 posts span ten 10-second windows. */
+const postTime = (n: number) => T0 + n * 20;
+
+/** Posts n in [from, from + count): a pin, a geo and a user record each, keyed by n like ingest does. */
+async function producePosts(topics: Topics, from: number, count: number): Promise<void> {
+  for (let start = from; start < from + count; start += 250) {
+    const ns = Array.from({ length: Math.min(250, from + count - start) }, (_, i) => start + i);
+    const message = (n: number, value: string) => ({ key: String(n), value, timestamp: String(postTime(n)) });
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [
+        { topic: topics.pin, messages: ns.map((n) => message(n, pin(CATEGORIES[n % 5] as string, `P${n % 37}`, FOLLOWERS[n % 7] as string, MEDIA[n % 3] as string))) },
+        { topic: topics.geo, messages: ns.map((n) => message(n, geo(`C${n % 11}`))) },
+        { topic: topics.user, messages: ns.map((n) => message(n, user(15 + (n % 60)))) },
+      ],
+    });
+  }
+}
+
+/** [window start, category, posts] that posts [from, from + count) must give with 10 s windows, sorted like pinRows. */
+async function expectedPins(from: number, count: number): Promise<Array<[string, string, number]>> {
+  const counts = new Map<string, number>();
+  for (let n = from; n < from + count; n += 1) {
+    const k = `${iso(Math.floor(postTime(n) / 10_000) * 10_000)}|${CATEGORIES[n % 5] as string}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, n]) => [...(k.split('|') as [string, string]), n]);
+}
+
+type Row = Record<string, unknown>;
+
+async function pinRows(group: string): Promise<Row[]> {
+  const { rows } = await pool.query<Row>(
     `SELECT window_start, window_end, category, posts::int, distinct_posters::int, follower_n::int, avg_follower_count, median_follower_count, image_posts::int, video_posts::int, image_share, video_share, final
        FROM stream_agg_pin_window WHERE group_id = $1 ORDER BY window_start, category`,
     [group],
   );
-  return rows.map((r: Record<string, unknown>) => ({ ...r, window_start: (r.window_start as Date).toISOString(), window_end: (r.window_end as Date).toISOString() }));
+  return rows.map((r) => ({ ...r, window_start: (r.window_start as Date).toISOString(), window_end: (r.window_end as Date).toISOString() }));
 }
 
 async function countRows(table: 'geo' | 'user', group: string) {
   const column = table === 'geo' ? 'country' : 'age_group';
   const { rows } = await pool.query(`SELECT window_start, ${column} AS key, events::int, final FROM stream_agg_${table}_window WHERE group_id = $1 ORDER BY window_start, ${column}`, [group]);
-  return rows.map((r: Record<string, unknown>) => [(r.window_start as Date).toISOString(), r.key, r.events, r.final]);
+  return rows.map((r: Row) => [(r.window_start as Date).toISOString(), r.key, r.events, r.final]);
 }
 
 describe('stream-agg against real Kafka and PostgreSQL', () => {
@@ -231,5 +266,72 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
     expect(text).toMatch(/pinpipe_stream_agg_freshness_seconds_count\{job="stream-agg"\} [1-9]/);
     expect(text).toMatch(/pinpipe_stream_agg_watermark_lag_seconds\{job="stream-agg"\} \d/);
     expect(await job.stop()).toBe(0);
+  });
+  it('gives the same final rows after kill -9 mid-stream and a restart as an uninterrupted run', async () => {
+    const topics = await freshTopics();
+    const steady = uniqueName('g-agg-steady');
+    const crashy = uniqueName('g-agg-crash');
+    // Lateness beyond the whole span: however the partitions interleave, no record is late, so
+    // both runs must agree exactly. Many small flushes, so the kill lands between two of them.
+    const args = ['--window', '10s', '--allowed-lateness', '10m', '--flush-records', '300', '--flush-interval-ms', '100'];
+    const uninterrupted = agg(topics, steady, args);
+    const first = agg(topics, crashy, args);
+    const producing = producePosts(topics, 0, 4_000);
+    expect(await waitFor(async () => (await storedRecords(crashy)) > 2_000, 60_000, 100)).toBe(true);
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    await producing;
+    await producePosts(topics, 4_000, 1_000);
+    const restarted = agg(topics, crashy, args);
+    const total = await topicRecords(topics);
+    expect(total).toBe(15_000);
+    // The restarted member joins once the killed one's session (30 s) has expired.
+    expect(await waitFor(async () => (await storedRecords(steady)) === total && (await storedRecords(crashy)) === total, 150_000)).toBe(true);
+    // A record two hours later closes every window.
+    await send(topics.geo, [[T0 + 7_200 * SEC, geo('Peru')]]);
+    expect(await waitFor(async () => (await storedRecords(steady)) === total + 1 && (await storedRecords(crashy)) === total + 1, 30_000)).toBe(true);
+
+    const steadyPins = await pinRows(steady);
+    expect(steadyPins.length).toBeGreaterThan(40);
+    expect(steadyPins.every((r) => r.final === true)).toBe(true);
+    expect(await pinRows(crashy)).toEqual(steadyPins);
+    expect(await countRows('geo', crashy)).toEqual(await countRows('geo', steady));
+    expect(await countRows('user', crashy)).toEqual(await countRows('user', steady));
+    expect(steadyPins.reduce((sum, r) => sum + (r.posts as number), 0)).toBe(5_000);
+    expect(await expectedPins(0, 5_000)).toEqual(steadyPins.map((r) => [r.window_start, r.category, r.posts]));
+    const late = await pool.query('SELECT count(*)::int AS n FROM stream_agg_late_events WHERE group_id = ANY($1)', [[steady, crashy]]);
+    expect(late.rows[0].n).toBe(0);
+    expect(await uninterrupted.stop()).toBe(0);
+    expect(await restarted.stop()).toBe(0);
+  });
+
+  it('exits non-zero with a clear error when PostgreSQL stays down, and resumes exactly once when restarted', async () => {
+    const topics = await freshTopics();
+    const group = uniqueName('g-agg-pgdown');
+    const args = ['--window', '10s', '--allowed-lateness', '10m', '--pg-retry-ms', '3000'];
+    const first = agg(topics, group, args);
+    await producePosts(topics, 0, 300);
+    expect(await waitFor(async () => (await storedRecords(group)) === 900, 60_000)).toBe(true);
+    execFileSync('stack/stack.sh', ['down', 'postgres'], { stdio: 'ignore' });
+    try {
+      await producePosts(topics, 300, 300);
+      const code = await Promise.race([first.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
+      expect(code).toBe(1);
+      expect(first.logs()).toMatch(/PostgreSQL flush failed for \d+ s .*restart to resume.*PINPIPE_DEPENDENCY_UNAVAILABLE/);
+    } finally {
+      execFileSync('stack/stack.sh', ['up', 'postgres'], { stdio: 'ignore' });
+    }
+    const second = agg(topics, group, args);
+    await producePosts(topics, 600, 100);
+    // Only once everything is in: a record two hours later, read earlier, would make the rest late.
+    expect(await waitFor(async () => (await storedRecords(group)) === 2_100, 90_000)).toBe(true);
+    await send(topics.geo, [[T0 + 7_200 * SEC, geo('Peru')]]);
+    expect(await waitFor(async () => (await storedRecords(group)) === 2_101, 60_000)).toBe(true);
+    const pins = await pinRows(group);
+    expect(pins.every((r) => r.final === true)).toBe(true);
+    expect(pins.map((r) => [r.window_start, r.category, r.posts])).toEqual(await expectedPins(0, 700));
+    const users = await countRows('user', group);
+    expect(users.reduce((sum, r) => sum + (r[2] as number), 0)).toBe(700);
+    expect(await second.stop()).toBe(0);
   });
 });
