@@ -71,11 +71,16 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
     // Offsets live in PostgreSQL with the windows; Kafka's group offsets are never committed or trusted.
     autoCommit: false,
     eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
       if (!isRunning() || isStale() || aggregator.failed) return;
       const records = batch.messages.map((m) => ({ offset: Number(m.offset), timestampMs: Number(m.timestamp), value: m.value }));
       const consumed = await aggregator.handleBatch(batch.topic, batch.partition, records);
-      if (consumed) metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      if (consumed) {
+        // Only moves kafkajs's fetch position (its next fetch starts after the last resolved
+        // offset); nothing is committed to Kafka. After a seek the batch stays unresolved.
+        resolveOffset(batch.lastOffset());
+        metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      }
       // Back-pressure: a large delta is written before more is fetched, so memory stays bounded.
       if (aggregator.pendingRecords >= options.flushRecords) await aggregator.flush().catch(() => undefined);
       await heartbeat();
