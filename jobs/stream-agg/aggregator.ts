@@ -194,10 +194,15 @@ export class Aggregator {
       try {
         finalized = await this.withRetry('flush', async () => {
           const client = await this.options.pool.connect();
+          let broken: Error | undefined;
           try {
             return await flush(client, { groupId: this.options.groupId, windowMs: this.options.windowMs, delta, positions: updates, watermark: wm });
+          } catch (error) {
+            // A connection that failed mid-transaction is not handed out again.
+            if (!(error instanceof FencedError)) broken = error as Error;
+            throw error;
           } finally {
-            client.release();
+            client.release(broken);
           }
         });
       } catch (error) {
