@@ -84,10 +84,7 @@ export class Aggregator {
    */
   assign(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
     return this.serial(async () => {
-      const dropped = this.delta.records;
-      this.delta = new Delta();
-      this.positions.clear();
-      this.watermark.forget();
+      const dropped = this.reset();
       if (dropped > 0) this.options.logger.info('rebalance: dropped records not yet flushed; they will be read again', { records: dropped });
       await this.withRetry('load positions', async () => this.load(partitions));
     });
@@ -178,58 +175,89 @@ export class Aggregator {
     });
   }
 
-  /** Writes the delta, the offsets and the finalisations in one transaction, retrying PostgreSQL failures up to --pg-retry-ms. */
+  /**
+   * Writes the delta, the offsets and the finalisations in one transaction, retrying PostgreSQL
+   * failures up to --pg-retry-ms. The delta is swapped out at the start, so consumption goes on
+   * into a fresh one while the transaction runs; flushes themselves run one after another, so
+   * each starts from the offsets the previous one stored.
+   */
   flush(): Promise<void> {
-    return this.serial(async () => {
-      if (this.failed || this.delta.empty) return;
+    const run = this.flushLane.then(() => this.flushOnce());
+    this.flushLane = run.catch(() => undefined);
+    return run;
+  }
+
+  private flushLane: Promise<unknown> = Promise.resolve();
+  /** Bumped whenever positions are reloaded, so a flush in flight does not overwrite them. */
+  private generation = 0;
+
+  private async flushOnce(): Promise<void> {
+    // The snapshot is taken in the batch lane: a delta and the offsets that match it exactly.
+    const snap = await this.serial(async () => {
+      if (this.failed || this.delta.empty) return undefined;
       const delta = this.delta;
-      const wm = this.watermark.value;
+      this.delta = new Delta();
       const updates: PositionUpdate[] = [];
       for (const p of this.positions.values()) {
         if (p.next === null || p.next === p.stored) continue;
         updates.push({ topic: p.topic, partition: p.partition, from: p.stored, to: p.next, maxEventTime: this.watermark.maxOf(p.topic, p.partition) });
       }
-      const started = this.now();
-      let finalized: number[];
-      try {
-        finalized = await this.withRetry('flush', async () => {
-          const client = await this.options.pool.connect();
-          let broken: Error | undefined;
-          try {
-            return await flush(client, { groupId: this.options.groupId, windowMs: this.options.windowMs, delta, positions: updates, watermark: wm });
-          } catch (error) {
-            // A connection that failed mid-transaction is not handed out again.
-            if (!(error instanceof FencedError)) broken = error as Error;
-            throw error;
-          } finally {
-            client.release(broken);
-          }
-        });
-      } catch (error) {
-        if (!(error instanceof FencedError)) throw error;
-        // Nothing of this flush was written. Start over from what PostgreSQL holds.
-        this.options.metrics.flushFailures.inc({ kind: 'fenced' });
-        this.options.logger.warn('flush fenced: the stored offsets moved; reloading positions and re-reading', { reason: error.message });
+      return { delta, updates, watermark: this.watermark.value, generation: this.generation };
+    });
+    if (!snap) return;
+    const { delta, updates, watermark: wm } = snap;
+    const started = this.now();
+    let finalized: number[];
+    try {
+      finalized = await this.withRetry('flush', async () => {
+        const client = await this.options.pool.connect();
+        let broken: Error | undefined;
+        try {
+          return await flush(client, { groupId: this.options.groupId, windowMs: this.options.windowMs, delta, positions: updates, watermark: wm });
+        } catch (error) {
+          // A connection that failed mid-transaction is not handed out again.
+          if (!(error instanceof FencedError)) broken = error as Error;
+          throw error;
+        } finally {
+          client.release(broken);
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof FencedError)) throw error;
+      // Nothing of this flush was written, and what arrived since builds on it: start over from
+      // what PostgreSQL holds (the consumer is sought back to the stored offsets).
+      this.options.metrics.flushFailures.inc({ kind: 'fenced' });
+      this.options.logger.warn('flush fenced: the stored offsets moved; reloading positions and re-reading', { reason: error.message });
+      await this.serial(async () => {
         const owned = [...this.positions.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
-        this.delta = new Delta();
-        this.positions.clear();
-        this.watermark.forget();
+        this.reset();
         await this.withRetry('load positions', async () => this.load(owned));
-        return;
-      }
-      const committed = this.now();
-      this.delta = new Delta();
+      });
+      return;
+    }
+    const committed = this.now();
+    if (snap.generation === this.generation) {
       for (const u of updates) {
         const p = this.positions.get(key(u.topic, u.partition));
         if (p) p.stored = u.to;
       }
-      const { metrics } = this.options;
-      metrics.flushSeconds.observe((committed - started) / 1000);
-      for (const newest of delta.newestByWindow().values()) metrics.freshness.observe(Math.max(0, committed - newest) / 1000);
-      if (finalized.length > 0) metrics.finalized.inc(finalized.length);
-      for (const ws of this.open) if (isClosed(ws, this.options.windowMs, wm)) this.open.delete(ws);
-      this.updateGauges();
-    });
+    }
+    const { metrics } = this.options;
+    metrics.flushSeconds.observe((committed - started) / 1000);
+    for (const newest of delta.newestByWindow().values()) metrics.freshness.observe(Math.max(0, committed - newest) / 1000);
+    if (finalized.length > 0) metrics.finalized.inc(finalized.length);
+    for (const ws of this.open) if (isClosed(ws, this.options.windowMs, wm)) this.open.delete(ws);
+    this.updateGauges();
+  }
+
+  /** Forgets everything not stored in PostgreSQL. */
+  private reset(): number {
+    const dropped = this.delta.records;
+    this.delta = new Delta();
+    this.positions.clear();
+    this.watermark.forget();
+    this.generation += 1;
+    return dropped;
   }
 
   private updateGauges(): void {
