@@ -83,11 +83,11 @@ const show = async (title, sql) => {
   console.log(title);
   console.table(rows);
 };
-await show('top categories in the 3 newest windows', `SELECT to_char(window_start, 'HH24:MI') AS "window", category, posts, distinct_posters AS posters,
-  round(avg_follower_count) AS avg_followers, median_follower_count AS median_followers, round(video_share::numeric, 2) AS video_share, final
+await show('top categories in the 3 newest windows', `SELECT to_char(window_start, 'HH24:MI') AS "window", category, posts::int, distinct_posters::int AS posters,
+  round(avg_follower_count)::float8 AS avg_followers, median_follower_count AS median_followers, round(video_share::numeric, 2)::float8 AS video_share, final
   FROM stream_agg_pin_window WHERE group_id = $1 AND window_start >= (SELECT max(window_start) - interval '2 minutes' FROM stream_agg_pin_window WHERE group_id = $1)
   ORDER BY window_start DESC, posts DESC LIMIT 12`);
-await show('age groups, newest window', `SELECT to_char(window_start, 'HH24:MI') AS "window", age_group, events, final FROM stream_agg_user_window
+await show('age groups, newest window', `SELECT to_char(window_start, 'HH24:MI') AS "window", age_group, events::int, final FROM stream_agg_user_window
   WHERE group_id = $1 AND window_start = (SELECT max(window_start) FROM stream_agg_user_window WHERE group_id = $1) ORDER BY age_group`);
 await show('late events', 'SELECT topic, count(*)::int AS late FROM stream_agg_late_events WHERE group_id = $1 GROUP BY topic');
 await pool.end();
