@@ -9,9 +9,10 @@ import { dailyTransformCommand } from './daily-transform/command.js';
 import { emulateCommand } from './emulate/command.js';
 import { ingestCommand } from './ingest/command.js';
 import { s3SinkCommand } from './s3-sink/command.js';
+import { streamAggCommand } from './stream-agg/command.js';
 
 /** Every command, registered explicitly. */
-const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, dailyTransformCommand, cassandraLoadCommand, checkCommand] as const;
+const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, streamAggCommand, dailyTransformCommand, cassandraLoadCommand, checkCommand] as const;
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /**

@@ -1,0 +1,297 @@
+import type pg from 'pg';
+import type { RecordType } from '../lib/contracts.js';
+import { DependencyError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { Delta, extract, isClosed, Watermark, windowStart } from './aggregate.js';
+import type { AggMetrics } from './metrics.js';
+import { FencedError, flush, loadPositions, openWindows, type PositionUpdate } from './store.js';
+
+/** A consumed Kafka record, independent of the client library. */
+export interface AggRecord {
+  offset: number;
+  timestampMs: number;
+  value: Buffer | null;
+}
+
+export interface AggregatorOptions {
+  pool: pg.Pool;
+  groupId: string;
+  windowMs: number;
+  latenessMs: number;
+  /** topic → record type. */
+  topics: ReadonlyMap<string, RecordType>;
+  /** Moves the consumer's fetch position (consumer.seek). */
+  seek: (topic: string, partition: number, offset: number) => void;
+  pgRetryMs: number;
+  logger: Logger;
+  metrics: AggMetrics;
+  now?: () => number;
+}
+
+interface Position {
+  topic: string;
+  partition: number;
+  /** next_offset as stored in PostgreSQL (null: no row yet). */
+  stored: number | null;
+  /** Next offset to aggregate; everything before it is in the delta or stored. */
+  next: number | null;
+  /** Whether this process already sought the consumer forward to `stored`. */
+  sought: boolean;
+  /** Seeks back to `next` in a row without a batch starting there. */
+  seeks: number;
+}
+
+/** Seeks back in a row before a gap is accepted as records Kafka no longer has. */
+const MAX_SEEKS = 20;
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * The stateful core: positions per partition, the watermark, and the delta since the last flush.
+ * Batches, timed flushes and rebalances pass through one lane, one at a time, so a flush always
+ * sees a delta that matches the offsets it stores.
+ */
+export class Aggregator {
+  private lane: Promise<unknown> = Promise.resolve();
+  private delta = new Delta();
+  private readonly positions = new Map<string, Position>();
+  private readonly watermark: Watermark;
+  private readonly open = new Set<number>();
+  private readonly now: () => number;
+  private windowsLoaded = false;
+  /** Set when the job cannot go on; run.ts exits with it. */
+  failed: Error | undefined;
+
+  constructor(private readonly options: AggregatorOptions) {
+    this.watermark = new Watermark(options.latenessMs);
+    this.now = options.now ?? Date.now;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(work, work);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
+
+  get pendingRecords(): number {
+    return this.delta.records;
+  }
+
+  /**
+   * After a (re)assignment: forget everything not stored, and load the stored positions of the
+   * partitions now owned, so the watermark starts from all of them at once (the same watermark an
+   * uninterrupted run had at that offset) and the consumer seeks to where PostgreSQL says.
+   */
+  assign(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+    return this.serial(async () => {
+      const dropped = this.reset();
+      if (dropped > 0) this.options.logger.info('rebalance: dropped records not yet flushed; they will be read again', { records: dropped });
+      await this.withRetry('load positions', async () => this.load(partitions));
+    });
+  }
+
+  private async load(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+    const stored = await loadPositions(this.options.pool, this.options.groupId, partitions);
+    for (const { topic, partition } of partitions) {
+      const s = stored.get(key(topic, partition));
+      this.positions.set(key(topic, partition), { topic, partition, stored: s?.nextOffset ?? null, next: s?.nextOffset ?? null, sought: false, seeks: 0 });
+      this.watermark.set(topic, partition, s?.maxEventTime);
+    }
+    if (!this.windowsLoaded) {
+      for (const ws of await openWindows(this.options.pool, this.options.groupId)) this.open.add(ws);
+      this.windowsLoaded = true;
+    }
+    this.updateGauges();
+  }
+
+  /** Aggregates a fetched batch of one partition (offset order). Returns false if the consumer was sought instead. */
+  handleBatch(topic: string, partition: number, records: readonly AggRecord[]): Promise<boolean> {
+    return this.serial(async () => {
+      if (this.failed || records.length === 0) return true;
+      let pos = this.positions.get(key(topic, partition));
+      if (!pos) {
+        // A batch that raced the assignment event: load this partition alone.
+        await this.withRetry('load positions', async () => this.load([{ topic, partition }]));
+        pos = this.positions.get(key(topic, partition)) as Position;
+      }
+      const first = (records[0] as AggRecord).offset;
+      if (pos.next !== null && first > pos.next) {
+        // Kafka's position is ahead of what PostgreSQL holds (no Kafka commit is trusted, and a
+        // batch fetched before a seek can still arrive): go back, never skip. Only when repeated
+        // seeks keep landing past it are the records in between truly gone (retention, or
+        // transaction markers), and that is logged loudly.
+        if (pos.seeks < MAX_SEEKS) {
+          pos.seeks += 1;
+          this.options.logger.info('seeking to the offset stored in PostgreSQL', { topic, partition, offset: pos.next, fetched: first });
+          this.options.seek(topic, partition, pos.next);
+          return false;
+        }
+        this.options.logger.error('offset gap: records between the stored offset and the first fetched are not in Kafka', { topic, partition, from: pos.next, to: first });
+      } else if (pos.next !== null && first < pos.next && !pos.sought && pos.next - first > records.length) {
+        // Far behind (the group has no Kafka commits): jump instead of reading and skipping.
+        pos.sought = true;
+        this.options.seek(topic, partition, pos.next);
+        return false;
+      }
+      pos.seeks = 0;
+      pos.sought = true;
+      const type = this.options.topics.get(topic) as RecordType;
+      const { metrics } = this.options;
+      const { windowMs } = this.options;
+      let counted = 0;
+      for (const r of records) {
+        if (pos.next !== null && r.offset < pos.next) continue; // already stored
+        pos.next = r.offset + 1;
+        this.delta.records += 1;
+        this.watermark.observe(topic, partition, r.timestampMs);
+        const wm = this.watermark.value;
+        const ws = windowStart(r.timestampMs, windowMs);
+        if (isClosed(ws, windowMs, wm)) {
+          this.delta.late.push({ topic, partition, offset: r.offset, eventTime: r.timestampMs, windowStart: ws, watermark: wm, value: r.value === null ? null : r.value.toString('utf8') });
+          metrics.late.inc({ topic });
+          continue;
+        }
+        const e = extract(type, r.value);
+        switch (e.type) {
+          case 'pin':
+            this.delta.addPin(ws, r.timestampMs, e);
+            break;
+          case 'geo':
+            this.delta.addCount('geo', ws, r.timestampMs, e.country);
+            break;
+          case 'user':
+            this.delta.addCount('user', ws, r.timestampMs, e.ageGroup);
+            break;
+          case 'invalid':
+            // The raw lake keeps the record (s3-sink's dead-letter prefix); here it is counted, never silently dropped.
+            metrics.invalid.inc({ topic, reason: e.reason });
+            continue;
+        }
+        this.open.add(ws);
+        counted += 1;
+      }
+      if (counted > 0) metrics.records.inc({ topic }, counted);
+      return true;
+    });
+  }
+
+  /**
+   * Writes the delta, the offsets and the finalisations in one transaction, retrying PostgreSQL
+   * failures up to --pg-retry-ms. The delta is swapped out at the start, so consumption goes on
+   * into a fresh one while the transaction runs; flushes themselves run one after another, so
+   * each starts from the offsets the previous one stored.
+   */
+  flush(): Promise<void> {
+    const run = this.flushLane.then(() => this.flushOnce());
+    this.flushLane = run.catch(() => undefined);
+    return run;
+  }
+
+  private flushLane: Promise<unknown> = Promise.resolve();
+  /** Bumped whenever positions are reloaded, so a flush in flight does not overwrite them. */
+  private generation = 0;
+
+  private async flushOnce(): Promise<void> {
+    // The snapshot is taken in the batch lane: a delta and the offsets that match it exactly.
+    const snap = await this.serial(async () => {
+      if (this.failed || this.delta.empty) return undefined;
+      const delta = this.delta;
+      this.delta = new Delta();
+      const updates: PositionUpdate[] = [];
+      for (const p of this.positions.values()) {
+        if (p.next === null || p.next === p.stored) continue;
+        updates.push({ topic: p.topic, partition: p.partition, from: p.stored, to: p.next, maxEventTime: this.watermark.maxOf(p.topic, p.partition) });
+      }
+      return { delta, updates, watermark: this.watermark.value, generation: this.generation };
+    });
+    if (!snap) return;
+    const { delta, updates, watermark: wm } = snap;
+    const started = this.now();
+    let finalized: number[];
+    try {
+      finalized = await this.withRetry('flush', async () => {
+        const client = await this.options.pool.connect();
+        let broken: Error | undefined;
+        try {
+          return await flush(client, { groupId: this.options.groupId, windowMs: this.options.windowMs, delta, positions: updates, watermark: wm });
+        } catch (error) {
+          // A connection that failed mid-transaction is not handed out again.
+          if (!(error instanceof FencedError)) broken = error as Error;
+          throw error;
+        } finally {
+          client.release(broken);
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof FencedError)) throw error;
+      // Nothing of this flush was written, and what arrived since builds on it: start over from
+      // what PostgreSQL holds (the consumer is sought back to the stored offsets).
+      this.options.metrics.flushFailures.inc({ kind: 'fenced' });
+      this.options.logger.warn('flush fenced: the stored offsets moved; reloading positions and re-reading', { reason: error.message });
+      await this.serial(async () => {
+        const owned = [...this.positions.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+        this.reset();
+        await this.withRetry('load positions', async () => this.load(owned));
+      });
+      return;
+    }
+    const committed = this.now();
+    if (snap.generation === this.generation) {
+      for (const u of updates) {
+        const p = this.positions.get(key(u.topic, u.partition));
+        if (p) p.stored = u.to;
+      }
+    }
+    const { metrics } = this.options;
+    metrics.flushSeconds.observe((committed - started) / 1000);
+    for (const newest of delta.newestByWindow().values()) metrics.freshness.observe(Math.max(0, committed - newest) / 1000);
+    if (finalized.length > 0) metrics.finalized.inc(finalized.length);
+    for (const ws of this.open) if (isClosed(ws, this.options.windowMs, wm)) this.open.delete(ws);
+    this.updateGauges();
+  }
+
+  /** Forgets everything not stored in PostgreSQL. */
+  private reset(): number {
+    const dropped = this.delta.records;
+    this.delta = new Delta();
+    this.positions.clear();
+    this.watermark.forget();
+    this.generation += 1;
+    return dropped;
+  }
+
+  private updateGauges(): void {
+    const wm = this.watermark.value;
+    if (Number.isFinite(wm)) this.options.metrics.watermarkLag.set((this.now() - wm) / 1000);
+    this.options.metrics.openWindows.set(this.open.size);
+  }
+
+  /**
+   * Retries PostgreSQL failures with backoff until --pg-retry-ms has passed, then gives up with a
+   * DependencyError (the job exits 1; a restart resumes from the stored offsets). A fenced flush
+   * is not a failure to retry: it goes back to the caller.
+   */
+  private async withRetry<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const started = this.now();
+    let delay = 250;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await work();
+      } catch (error) {
+        if (error instanceof FencedError) throw error;
+        const elapsed = this.now() - started;
+        this.options.metrics.flushFailures.inc({ kind: 'error' });
+        if (elapsed >= this.options.pgRetryMs) {
+          const failure = new DependencyError(`PostgreSQL ${what} failed for ${Math.round(elapsed / 1000)} s (${attempt} attempts, --pg-retry-ms ${this.options.pgRetryMs}); nothing after the last committed flush is lost, restart to resume`, {
+            cause: error,
+          });
+          this.failed = failure;
+          throw failure;
+        }
+        this.options.logger.warn(`PostgreSQL ${what} failed; retrying`, { attempt, error: (error as Error).message, retryInMs: delay });
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { Argv } from 'yargs';
+import { envName, option, validateSettings } from '../lib/config.js';
+import { TOPICS } from '../lib/contracts.js';
+import { ConfigError } from '../lib/errors.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** "90s", "1m", "500ms", "1.5h"; a bare number is seconds. Returns milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * (UNITS[m[2] ?? 's'] as number));
+}
+
+function duration(flag: string) {
+  return (value: unknown): number => {
+    const ms = typeof value === 'number' ? value * 1_000 : parseDuration(String(value));
+    if (ms === undefined || !Number.isFinite(ms)) throw new ConfigError(`--${flag} / ${envName(flag)}: "${String(value)}" is not a duration such as 30s, 1m or 500ms`);
+    return ms;
+  };
+}
+
+export const AggSettings = Type.Object({
+  groupId: Type.String({ minLength: 1 }),
+  pinTopic: Type.String({ minLength: 1 }),
+  geoTopic: Type.String({ minLength: 1 }),
+  userTopic: Type.String({ minLength: 1 }),
+  window: Type.Integer({ minimum: 1_000, maximum: 86_400_000 }),
+  allowedLateness: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+  flushIntervalMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
+  flushRecords: Type.Integer({ minimum: 1 }),
+  pgRetryMs: Type.Integer({ minimum: 0 }),
+});
+export type AggOptions = Static<typeof AggSettings>;
+
+export function aggOptions<T>(y: Argv<T>) {
+  return y
+    .options({
+      ...option('group-id', { type: 'string', description: 'Kafka consumer group; also the key of this aggregation\'s rows and offsets in PostgreSQL', default: 'pinpipe-stream-agg', group: 'Aggregation:' }),
+      ...option('pin-topic', { type: 'string', description: 'Topic of pin records', default: TOPICS.pin, group: 'Aggregation:' }),
+      ...option('geo-topic', { type: 'string', description: 'Topic of geo records', default: TOPICS.geo, group: 'Aggregation:' }),
+      ...option('user-topic', { type: 'string', description: 'Topic of user records', default: TOPICS.user, group: 'Aggregation:' }),
+      ...option('window', { type: 'string', description: 'Tumbling window size, e.g. 1m, 30s (1 s to 24 h; a bare number is seconds)', default: '1m', coerce: duration('window'), group: 'Aggregation:' }),
+      ...option('allowed-lateness', {
+        type: 'string',
+        description: 'How far behind the highest event time seen a record may be and still count; a window is final once the watermark (highest event time - lateness) passes its end',
+        default: '10s',
+        coerce: duration('allowed-lateness'),
+        group: 'Aggregation:',
+      }),
+      ...option('flush-interval-ms', { type: 'number', description: 'Write changed windows and offsets to PostgreSQL at least this often', default: 1_000, group: 'Aggregation:' }),
+      ...option('flush-records', { type: 'number', description: 'Write as soon as this many records arrived since the last flush', default: 20_000, group: 'Aggregation:' }),
+      ...option('pg-retry-ms', { type: 'number', description: 'How long a failing flush is retried before the job exits non-zero (it resumes from PostgreSQL when restarted)', default: 30_000, group: 'Aggregation:' }),
+    })
+    .check((argv) => {
+      validateSettings(AggSettings, argv);
+      const a = argv as unknown as AggOptions;
+      if (new Set([a.pinTopic, a.geoTopic, a.userTopic]).size !== 3) throw new ConfigError('--pin-topic, --geo-topic and --user-topic must be three different topics');
+      return true;
+    });
+}

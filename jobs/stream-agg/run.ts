@@ -1,0 +1,127 @@
+import type { RecordType } from '../lib/contracts.js';
+import { DependencyError } from '../lib/errors.js';
+import type { JobContext } from '../lib/job.js';
+import { createKafka, ensureTopics } from '../lib/kafka.js';
+import { createRegistry, serveMetrics } from '../lib/metrics.js';
+import { createPgPool, redactPgUrl } from '../lib/pg.js';
+import { Aggregator } from './aggregator.js';
+import type { StreamAggOptions } from './command.js';
+import { createAggMetrics } from './metrics.js';
+import { loadMigrations, migrate } from './migrations.js';
+import { ensureGroup } from './store.js';
+
+export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown, signal }: JobContext): Promise<void> {
+  const pool = createPgPool(options, { max: 2 });
+  // An idle client whose server went away emits 'error' on the pool; the next query reports it.
+  pool.on('error', (error) => logger.warn('PostgreSQL connection lost', { error: error.message }));
+  shutdown.onShutdown(async () => {
+    await pool.end().catch(() => undefined);
+  });
+  try {
+    await migrate(pool, await loadMigrations(), logger);
+    await ensureGroup(pool, options.groupId, options.window);
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('PINPIPE_')) throw error;
+    throw new DependencyError(`PostgreSQL at ${redactPgUrl(options.pgUrl)} is not usable: ${(error as Error).message}`, { cause: error });
+  }
+
+  const topics = new Map<string, RecordType>([
+    [options.pinTopic, 'pin'],
+    [options.geoTopic, 'geo'],
+    [options.userTopic, 'user'],
+  ]);
+  const kafka = createKafka(options, logger);
+  await ensureTopics(kafka, [...topics.keys()]);
+  const registry = createRegistry('stream-agg');
+  const metrics = createAggMetrics(registry);
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+    maxBytes: 8 * 1024 * 1024,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  });
+  const aggregator = new Aggregator({
+    pool,
+    groupId: options.groupId,
+    windowMs: options.window,
+    latenessMs: options.allowedLateness,
+    topics,
+    seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset: String(offset) }),
+    pgRetryMs: options.pgRetryMs,
+    logger,
+    metrics,
+  });
+
+  let crashed: Error | undefined;
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    logger.info('joined group', { groupId: payload.groupId, assignment: payload.memberAssignment });
+    const partitions = Object.entries(payload.memberAssignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+    aggregator.assign(partitions).catch((error: unknown) => (crashed ??= error as Error));
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    logger.error('consumer crashed', { error: payload.error.message, restart: payload.restart });
+    if (!payload.restart) crashed = payload.error;
+  });
+
+  const server = await serveMetrics(registry, options, logger, () => crashed === undefined && aggregator.failed === undefined);
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...topics.keys()], fromBeginning: true });
+  await consumer.run({
+    // Offsets live in PostgreSQL with the windows; Kafka's group offsets are never committed or trusted.
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+      if (!isRunning() || isStale() || aggregator.failed) return;
+      const records = batch.messages.map((m) => ({ offset: Number(m.offset), timestampMs: Number(m.timestamp), value: m.value }));
+      const consumed = await aggregator.handleBatch(batch.topic, batch.partition, records);
+      if (consumed) {
+        // Only moves kafkajs's fetch position (its next fetch starts after the last resolved
+        // offset); nothing is committed to Kafka. After a seek the batch stays unresolved.
+        resolveOffset(batch.lastOffset());
+        metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      }
+      // Back-pressure: a large delta is written before more is fetched, so memory stays bounded.
+      if (aggregator.pendingRecords >= options.flushRecords) await aggregator.flush().catch(() => undefined);
+      await heartbeat();
+    },
+  });
+
+  const ticker = setInterval(() => {
+    aggregator.flush().catch(() => undefined); // a fatal failure sets aggregator.failed, watched below
+  }, options.flushIntervalMs);
+  logger.info('stream-agg running', {
+    topics: [...topics.keys()],
+    groupId: options.groupId,
+    windowMs: options.window,
+    allowedLatenessMs: options.allowedLateness,
+    pg: redactPgUrl(options.pgUrl),
+  });
+
+  shutdown.onShutdown(async () => {
+    server?.close();
+  });
+  shutdown.onShutdown(async () => {
+    clearInterval(ticker);
+    // Stop fetching, store what is aggregated, then leave the group.
+    consumer.pause([...topics.keys()].map((topic) => ({ topic })));
+    await aggregator.flush().catch((error: unknown) => logger.error('final flush failed; a restart re-reads from the stored offsets', { error: (error as Error).message }));
+    await consumer.disconnect();
+    if (aggregator.failed === undefined) logger.info('stream-agg stopped; windows and offsets flushed');
+  });
+
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+    const watch = setInterval(() => {
+      if (crashed || aggregator.failed) {
+        clearInterval(watch);
+        resolve();
+      }
+    }, 200);
+    watch.unref();
+  });
+  clearInterval(ticker);
+  if (aggregator.failed) throw aggregator.failed;
+  if (crashed) throw crashed;
+}
