@@ -1,6 +1,9 @@
 # Container images: `make images` builds docker/Dockerfile with podman on a locally made base and
 # tags one image per job, pinpipe/<job>:<package.json version> (plus pinpipe/pinpipe:<version>,
 # which takes the job as its first argument). See README, "Container images".
+# The per-job images are the Dockerfile's `job` stage, written out here: podman 4.3 (Debian 12)
+# reuses a cached ENV layer across different --build-arg values, which gave every job image the
+# first job's entrypoint. The tiny layer is rebuilt without cache instead.
 
 IMAGE_VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null)
 IMAGE_PREFIX ?= pinpipe
@@ -31,8 +34,9 @@ images: image-tools ## Build the job images with podman: pinpipe/<job>:<version>
 	echo "images: building on $$base"; \
 	$(PODMAN_BUILD) --build-arg BASE_IMAGE=$$base --target runtime -t $(IMAGE_PREFIX)/pinpipe:$(IMAGE_VERSION) . ; \
 	for job in $(IMAGE_JOBS); do \
-	  $(PODMAN_BUILD) --quiet --build-arg BASE_IMAGE=$$base --build-arg JOB=$$job --target job \
-	    -t $(IMAGE_PREFIX)/$$job:$(IMAGE_VERSION) . >/dev/null; \
+	  printf 'FROM %s\nENV PINPIPE_IMAGE_JOB=%s\nLABEL org.opencontainers.image.title="pinpipe %s"\n' \
+	    $(IMAGE_PREFIX)/pinpipe:$(IMAGE_VERSION) $$job $$job | \
+	    podman build --quiet --no-cache -t $(IMAGE_PREFIX)/$$job:$(IMAGE_VERSION) -f - docker >/dev/null; \
 	  echo "images: $(IMAGE_PREFIX)/$$job:$(IMAGE_VERSION)"; \
 	done; \
 	echo "images: done in $$(( $$(date +%s) - started )) s"; \
