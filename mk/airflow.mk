@@ -23,7 +23,8 @@ $(AIRFLOW_VENV)/.installed: dags/requirements.txt dags/constraints.txt
 
 test-dags: airflow-deps ## pytest for the DAGs: imports, task graph, schedule, templates, both launchers
 	home=$$(mktemp -d) && trap 'rm -rf "$$home"' EXIT && cd dags && \
-	  AIRFLOW_HOME=$$home AIRFLOW__CORE__LOAD_EXAMPLES=False $(AIRFLOW_PY) -m pytest -q -p no:cacheprovider tests
+	  AIRFLOW_HOME=$$home AIRFLOW__CORE__LOAD_EXAMPLES=False $(AIRFLOW_PY) -m pytest -q -p no:cacheprovider \
+	    -W "ignore:GitWildMatchPattern:DeprecationWarning" tests
 
 podman-service: image-tools ## Serve podman's Docker-compatible API on $(PODMAN_SOCKET) (background)
 	@bash dags/scripts/podman-service.sh start "$(PODMAN_SOCKET)"

@@ -43,14 +43,19 @@ def test_schedule_runs_each_finished_utc_day(dagbag):
     assert str(dag.timetable.timezone) == "UTC"
     assert dag.max_active_runs == 1
     assert dag.start_date == datetime(2026, 1, 1, tzinfo=UTC)
-    # What the scheduler makes of it: the run of day D covers [D, D+1), so its logical date,
-    # hence {{ ds }}, is D.
+    # What the scheduler makes of it: the run of day D starts once D is over, at D+1 00:00, and
+    # its logical date, hence {{ ds }}, is D.
+    from airflow.timetables.base import TimeRestriction
     from airflow.timetables.interval import CronDataIntervalTimetable as Scheduled
 
     scheduled = Scheduled(dag.timetable.expression, "UTC")
-    interval = scheduled.infer_manual_data_interval(run_after=datetime(2026, 3, 2, 0, 0, tzinfo=UTC))
-    assert interval.start == datetime(2026, 3, 1, tzinfo=UTC)
-    assert interval.end == datetime(2026, 3, 2, tzinfo=UTC)
+    first = scheduled.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+    )
+    assert first.logical_date == datetime(2026, 1, 1, tzinfo=UTC)
+    assert first.run_after == datetime(2026, 1, 2, tzinfo=UTC)
+    assert first.data_interval.end == datetime(2026, 1, 2, tzinfo=UTC)
 
 
 def test_retries_back_off_and_every_task_has_a_timeout(dagbag):
