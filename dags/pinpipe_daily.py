@@ -36,7 +36,8 @@ MEMORY_LIMIT_PATTERN = r"^(\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|\d{1,2}
     doc_md=__doc__,
     # One run per finished UTC day: the run of day D starts at D+1 00:00 and its ds is D.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    # Early, so that backfills can reach old days of the lake; catchup is off, so nothing runs by itself.
+    start_date=datetime(2020, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["pinpipe", "daily"],

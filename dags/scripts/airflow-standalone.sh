@@ -14,6 +14,8 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/docker/containers.conf}
 
 mkdir -p "$AIRFLOW_HOME"
 export AIRFLOW_HOME
+# standalone starts its components as `airflow ...` subprocesses.
+export PATH=$AIRFLOW_VENV/bin:$PATH
 export AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__API__HOST=127.0.0.1

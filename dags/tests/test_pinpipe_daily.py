@@ -42,7 +42,7 @@ def test_schedule_runs_each_finished_utc_day(dagbag):
     assert dag.timetable.expression == "0 0 * * *"
     assert str(dag.timetable.timezone) == "UTC"
     assert dag.max_active_runs == 1
-    assert dag.start_date == datetime(2026, 1, 1, tzinfo=UTC)
+    assert dag.start_date == datetime(2020, 1, 1, tzinfo=UTC)
     # What the scheduler makes of it: the run of day D starts once D is over, at D+1 00:00, and
     # its logical date, hence {{ ds }}, is D.
     from airflow.timetables.base import TimeRestriction
@@ -53,9 +53,9 @@ def test_schedule_runs_each_finished_utc_day(dagbag):
         last_automated_data_interval=None,
         restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
     )
-    assert first.logical_date == datetime(2026, 1, 1, tzinfo=UTC)
-    assert first.run_after == datetime(2026, 1, 2, tzinfo=UTC)
-    assert first.data_interval.end == datetime(2026, 1, 2, tzinfo=UTC)
+    assert first.logical_date == datetime(2020, 1, 1, tzinfo=UTC)
+    assert first.run_after == datetime(2020, 1, 2, tzinfo=UTC)
+    assert first.data_interval.end == datetime(2020, 1, 2, tzinfo=UTC)
 
 
 def test_retries_back_off_and_every_task_has_a_timeout(dagbag):
