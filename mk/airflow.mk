@@ -11,9 +11,9 @@ AIRFLOW_PORT ?= 8080
 # The podman API socket DockerOperator talks to.
 PODMAN_SOCKET ?= $(PINPIPE_CACHE_DIR)/podman/podman.sock
 
-EXTRA_TESTS += test-dags test-airflow-e2e
+EXTRA_TESTS += test-dags test-airflow
 
-.PHONY: airflow-deps test-dags test-airflow-e2e airflow podman-service
+.PHONY: airflow-deps test-dags test-airflow airflow podman-service
 
 airflow-deps: $(AIRFLOW_VENV)/.installed ## Install Airflow 3 and the providers into a virtualenv (pinned by dags/constraints.txt)
 $(AIRFLOW_VENV)/.installed: dags/requirements.txt dags/constraints.txt
@@ -29,7 +29,7 @@ test-dags: airflow-deps ## pytest for the DAGs: imports, task graph, schedule, t
 podman-service: image-tools ## Serve podman's Docker-compatible API on $(PODMAN_SOCKET) (background)
 	@bash dags/scripts/podman-service.sh start "$(PODMAN_SOCKET)"
 
-test-airflow-e2e: airflow-deps build images ## airflow dags test pinpipe_daily on the local stack, jobs in podman via DockerOperator
+test-airflow: airflow-deps build images ## airflow dags test pinpipe_daily on the local stack, jobs in podman via DockerOperator
 	$(STACK) up s3 cassandra
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
 	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) bash dags/scripts/e2e.sh

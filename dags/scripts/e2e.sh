@@ -2,7 +2,7 @@
 # End-to-end test of the daily DAG: day D of emulated raw data in the local S3 lake, then
 # `airflow dags test pinpipe_daily D` with the Docker launcher pointed at podman's API socket,
 # so raw-ready, daily-transform and cassandra-load run in the images `make images` built; then
-# the Cassandra rows of D must be there. Run by `make test-airflow-e2e` (part of `make test`),
+# the Cassandra rows of D must be there. Run by `make test-airflow` (part of `make test`),
 # with the stack's PINPIPE_* settings in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
