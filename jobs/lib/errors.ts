@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   PINPIPE_RECORD_TOO_LARGE: { status: 413, retryable: false, summary: 'One record is larger than --max-record-bytes, so Kafka would refuse it.' },
   PINPIPE_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'The Content-Type is not one the route accepts, its charset is not UTF-8, or the body is compressed.' },
   PINPIPE_OVERLOADED: { status: 503, retryable: true, summary: 'ingest already holds --max-queued-records records not yet stored in Kafka; retry after Retry-After.' },
+  PINPIPE_RAW_NOT_READY: { status: 503, retryable: true, summary: 'Day D of the raw lake is not complete enough yet (raw-ready); retrying later can help.' },
   PINPIPE_QUALITY_FAILED: { status: 422, retryable: false, summary: 'The data-quality report of a day failed its thresholds (daily-transform), or a daily job was asked to use a day whose report failed.' },
 } as const;
 

@@ -1,0 +1,1 @@
+"""Helpers shared by the pinpipe DAGs (the launcher factory)."""

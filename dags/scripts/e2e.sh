@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# End-to-end test of the daily DAG: day D of emulated raw data in the local S3 lake, then
+# `airflow dags test pinpipe_daily D` with the Docker launcher pointed at podman's API socket,
+# so raw-ready, daily-transform and cassandra-load run in the images `make images` built; then
+# the Cassandra rows of D must be there. Run by `make test-airflow` (part of `make test`),
+# with the stack's PINPIPE_* settings in the environment.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+: "${AIRFLOW_VENV:?}" "${PODMAN_SOCKET:?}" "${PINPIPE_IMAGE_VERSION:?}"
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/docker/containers.conf}
+say() { printf 'e2e: %s\n' "$*"; }
+fail() { printf 'e2e: FAILED: %s\n' "$*" >&2; exit 1; }
+started=$(date +%s)
+
+work=$(mktemp -d)
+cleanup() {
+  if [[ -n ${started_service:-} ]]; then bash dags/scripts/podman-service.sh stop "$PODMAN_SOCKET" >/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! curl -fsS --max-time 2 --unix-socket "$PODMAN_SOCKET" http://d/_ping >/dev/null 2>&1; then
+  bash dags/scripts/podman-service.sh start "$PODMAN_SOCKET"
+  started_service=1
+fi
+for job in raw-ready daily-transform cassandra-load; do
+  podman image exists "pinpipe/$job:$PINPIPE_IMAGE_VERSION" || fail "image pinpipe/$job:$PINPIPE_IMAGE_VERSION is missing (make images)"
+done
+
+# A day of its own, far from other tests' days, so its Cassandra rows cannot exist before.
+day=$(date -u -d "2040-01-01 + $((RANDOM % 3000)) days" +%F)
+say "day $day: seeding the raw lake"
+npx tsx dags/e2e/lake-day.ts seed "$day" 300
+before=$(npx tsx dags/e2e/lake-day.ts count "$day")
+[[ $before == '{"pins":0,"users_joined":0}' ]] || fail "Cassandra already holds rows of $day: $before"
+
+export AIRFLOW_HOME=$work/airflow
+export AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
+export PINPIPE_LAUNCHER=docker
+export PINPIPE_DOCKER_URL=unix://$PODMAN_SOCKET
+export PINPIPE_IMAGE_TAG=$PINPIPE_IMAGE_VERSION
+say "airflow db migrate"
+"$AIRFLOW_VENV/bin/airflow" db migrate >"$work/migrate.log" 2>&1 || { tail -30 "$work/migrate.log"; fail "airflow db migrate"; }
+
+say "airflow dags test pinpipe_daily $day (DockerOperator via $PINPIPE_DOCKER_URL)"
+set +e
+timeout 1200 "$AIRFLOW_VENV/bin/airflow" dags test pinpipe_daily "$day" \
+  --conf '{"require_later_data": true, "wait_minutes": 2}' >"$work/dags-test.log" 2>&1
+code=$?
+set -e
+grep -E 'pinpipe|Marking task|state=|ERROR' "$work/dags-test.log" | grep -vE 'DeprecationWarning' | tail -40 || true
+((code == 0)) || { tail -60 "$work/dags-test.log"; fail "airflow dags test exited with $code"; }
+grep -Eq 'DagRun Finished: .*state=success' "$work/dags-test.log" || { tail -60 "$work/dags-test.log"; fail "the DAG run did not succeed"; }
+for task in raw_ready daily_transform cassandra_load; do
+  state=$("$AIRFLOW_VENV/bin/airflow" tasks state pinpipe_daily "$task" "$day" 2>/dev/null | tail -1)
+  [[ $state == success ]] || fail "task $task ended in state '$state'"
+done
+
+after=$(npx tsx dags/e2e/lake-day.ts count "$day")
+say "Cassandra rows of $day: $after"
+pins=$(node -p "JSON.parse(process.argv[1]).pins" "$after")
+joined=$(node -p "JSON.parse(process.argv[1]).users_joined" "$after")
+((pins > 0 && joined > 0)) || fail "cassandra-load wrote no rows for $day"
+say "passed in $(($(date +%s) - started)) s"

