@@ -18,7 +18,7 @@ EXTRA_TESTS :=
 .PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo bench distclean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 install: node-deps py-deps ## Install Node and Python dependencies and the local services
 	$(STACK) install

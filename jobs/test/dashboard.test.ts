@@ -6,6 +6,7 @@ import { createIngestMetrics } from '../ingest/metrics.js';
 import { createBatchMetrics, createRegistry, prom } from '../lib/metrics.js';
 import { projectRoot } from '../lib/paths.js';
 import { createSinkMetrics } from '../s3-sink/metrics.js';
+import { createAggMetrics } from '../stream-agg/metrics.js';
 
 /**
  * Every query of the Grafana dashboard shipped in the chart must name series that really exist:
@@ -14,22 +15,6 @@ import { createSinkMetrics } from '../s3-sink/metrics.js';
  */
 const dashboardPath = join(projectRoot(), 'charts', 'pinpipe', 'dashboards', 'pinpipe.json');
 const exporterConfigPath = join(projectRoot(), 'stack', 'cassandra', 'jmx-exporter.yaml');
-
-// ------------------------------------------------------------------------------------------
-// PENDING MERGE: stream-agg is built on another branch. These are the names it exports, as
-// agreed; once jobs/stream-agg/metrics.ts is merged, replace this list with its registry
-// (e.g. createStreamAggMetrics(registry)) like the other jobs below.
-const STREAM_AGG_METRICS_PENDING_MERGE: { name: string; type: 'counter' | 'gauge' | 'histogram' }[] = [
-  { name: 'pinpipe_stream_agg_records_total', type: 'counter' },
-  { name: 'pinpipe_stream_agg_late_events_total', type: 'counter' },
-  { name: 'pinpipe_stream_agg_consumer_lag', type: 'gauge' },
-  { name: 'pinpipe_stream_agg_flush_seconds', type: 'histogram' },
-  { name: 'pinpipe_stream_agg_freshness_seconds', type: 'histogram' },
-  { name: 'pinpipe_stream_agg_watermark_lag_seconds', type: 'gauge' },
-  { name: 'pinpipe_stream_agg_open_windows', type: 'gauge' },
-  { name: 'pinpipe_stream_agg_windows_finalized_total', type: 'counter' },
-];
-// ------------------------------------------------------------------------------------------
 
 /** Series Prometheus itself adds to every target. */
 const PROMETHEUS_SYNTHETIC = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
@@ -53,10 +38,11 @@ async function pinpipeSeries(): Promise<Set<string>> {
   createIngestMetrics(ingest);
   const sink = createRegistry('s3-sink');
   createSinkMetrics(sink);
+  const agg = createRegistry('stream-agg');
+  createAggMetrics(agg);
   const batch = new prom.Registry();
   createBatchMetrics(batch);
-  for (const registry of [ingest, sink, batch]) for (const n of await namesOf(registry)) names.add(n);
-  for (const m of STREAM_AGG_METRICS_PENDING_MERGE) for (const n of seriesNames(m.name, m.type)) names.add(n);
+  for (const registry of [ingest, sink, agg, batch]) for (const n of await namesOf(registry)) names.add(n);
   return names;
 }
 
