@@ -7,7 +7,8 @@ the pinpipe chart and the DAGs expect, so the two installs agree on names:
 - every environment variable the DAGs' launcher factory reads is set, PINPIPE_LAUNCHER is
   "kubernetes", and the ConfigMap/Secret names are those the pinpipe chart makes for the release
   named like PINPIPE_K8S_NAMESPACE (<release>-config, <release>-secrets);
-- the worker service account is the one the pinpipe chart's pod-launcher RoleBinding names.
+- the worker service account is the one the pinpipe chart's pod-launcher RoleBinding names;
+- the Airflow version is the one dags/requirements.txt pins (the version the DAGs are tested on).
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ def check(airflow: dict, pinpipe: dict) -> list[str]:
             f"workers.serviceAccount.name is {worker_sa!r}, but the pinpipe chart binds "
             f"{launcher.get('serviceAccountName')!r} (airflow.podLauncher.serviceAccountName)"
         )
+    pinned = [
+        line.split("==", 1)[1].strip()
+        for line in Path("dags/requirements.txt").read_text().splitlines()
+        if line.startswith("apache-airflow==")
+    ]
+    for key in ("airflowVersion", "defaultAirflowTag"):
+        if pinned and str(airflow.get(key)) != pinned[0]:
+            problems.append(
+                f"{key} is {airflow.get(key)!r}, but dags/requirements.txt pins apache-airflow=={pinned[0]}"
+            )
     return problems
 
 
