@@ -1,13 +1,21 @@
 /**
  * daily-transform and cassandra-load on one big day of the local stack, beside DuckDB's bare
- * read-and-write of the same raw objects. Run: `npx tsx bench/daily.ts [posts] [--skip-load]`
+ * read-and-write of the same raw objects. Run: `npx tsx bench/daily.ts [posts] [--skip-load] [--spark]`
  * with the stack up and its settings exported (`eval "$(stack/stack.sh env)"`) and the CLI
  * built (`make build`). Writes its own day (2030-06-15) and removes it afterwards, raw and
  * curated, so the history the metrics read stays as it was. Prints one JSON object.
+ *
+ * `--spark` (bench/run.d/50-spark-daily.sh) also runs, right after pinpipe's own step and on the
+ * same S3 objects, the seed projects' tool: bench/spark/daily_clean.py (PySpark local mode, the
+ * same cleaning, reading the raw objects through s3a) and bench/spark/cassandra_load.py
+ * (the spark-cassandra-connector writing the rows cassandra-load writes, from the same curated
+ * files, into a second keyspace with the same schema). Needs bench/spark/setup.sh done.
+ * `--spark-load-only` runs the second comparison alone.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -28,6 +36,8 @@ import { procStatusKb } from './proc.js';
 const args = process.argv.slice(2);
 const posts = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const skipLoad = args.includes('--skip-load');
+const sparkLoadOnly = args.includes('--spark-load-only');
+const withSpark = args.includes('--spark') || sparkLoadOnly;
 const DATE = '2030-06-15';
 const DAY_MS = Date.parse(`${DATE}T00:00:00Z`);
 const PARTITIONS = 3;
@@ -38,12 +48,16 @@ const settings = serviceSettings();
 const bucket = settings.s3Bucket;
 const s3 = createS3Client(settings);
 const keyspace = `pinpipe_bench_${Date.now().toString(36)}`;
+const sparkKeyspace = `${keyspace}_spark`;
+/** Where bench/spark/daily_clean.py writes its Parquet (removed afterwards). */
+const SPARK_OUT_PREFIX = 'bench-spark';
+const SPARK_PYTHON = join(process.env.PINPIPE_CACHE_DIR ?? join(homedir(), '.cache', 'pinpipe'), 'venv-spark', 'bin', 'python');
 const env = serviceEnv();
 
 async function dayKeys(): Promise<string[]> {
   const prefixes = [...Object.values(TOPICS).map((t) => `raw/${t}/dt=${DATE}/`), `reports/quality/dt=${DATE}/`];
   const keys = (await Promise.all(prefixes.map((p) => listKeys(s3, bucket, p)))).flat();
-  return [...keys, ...(await listKeys(s3, bucket, 'curated/')).filter((k) => k.includes(`/dt=${DATE}/`))];
+  return [...keys, ...(await listKeys(s3, bucket, 'curated/')).filter((k) => k.includes(`/dt=${DATE}/`)), ...(await listKeys(s3, bucket, `${SPARK_OUT_PREFIX}/`))];
 }
 
 async function cleanDay(): Promise<void> {
@@ -127,6 +141,88 @@ function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: nu
   });
 }
 
+/** Every process below `pid` (the Python driver's JVM, its children), from /proc. */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return;
+    }
+    for (const c of children) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/**
+ * Runs a PySpark script of bench/spark/ in the venv of bench/spark/setup.sh, on Java 17. Peak RSS
+ * is the highest sum of the current RSS of the Python driver and its JVM (sampled every 100 ms:
+ * the JVM is a child process, so VmHWM of the Python process alone would miss it).
+ */
+function runSpark(script: string, scriptArgs: string[]): Promise<{ code: number | null; seconds: number; peakRssMb: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const javaHome = process.env.PINPIPE_SPARK_JAVA_HOME ?? '/usr/lib/jvm/java-17-openjdk-amd64';
+    const child = spawn(SPARK_PYTHON, [join('bench', 'spark', script), ...scriptArgs], {
+      env: { ...process.env, ...env, JAVA_HOME: javaHome, PYSPARK_PYTHON: SPARK_PYTHON, SPARK_LOCAL_IP: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let peakKb = 0;
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    // Spark's own log in full in the temp dir (pinpipe-bench-<script>.log), the tail in memory.
+    const log = createWriteStream(join(tmpdir(), `pinpipe-bench-${script.replace(/\.py$/, '')}.log`));
+    child.stderr.on('data', (c: Buffer) => {
+      log.write(c);
+      stderr += c.toString();
+      if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
+    });
+    const sample = setInterval(() => {
+      const pid = child.pid as number;
+      const kb = [pid, ...descendants(pid)].reduce((sum, p) => sum + procStatusKb(p, 'VmRSS'), 0);
+      peakKb = Math.max(peakKb, kb);
+    }, 100);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(sample);
+      log.end();
+      resolve({ code, seconds: (Date.now() - started) / 1000, peakRssMb: Math.round(peakKb / 1024), stdout, stderr });
+    });
+  });
+}
+
+/** The last line of a bench/spark script's stdout: its JSON result. */
+function sparkResult<T>(run: { code: number | null; stdout: string; stderr: string }, what: string): T {
+  if (run.code !== 0) throw new Error(`${what} exited ${run.code}: ${run.stderr.slice(-3000)}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop() as string) as T;
+}
+
+/** A second keyspace with cassandra-load's own schema files, for the connector to write into. */
+async function createSparkKeyspace(): Promise<void> {
+  const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
+  try {
+    await session.execute(`CREATE KEYSPACE IF NOT EXISTS ${sparkKeyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    const dir = join('jobs', 'cassandra-load', 'schema');
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cql')).sort()) {
+      const text = (await readFile(join(dir, file), 'utf8')).replace(/--.*$/gm, '');
+      for (const statement of text.split(';').map((t) => t.trim()).filter(Boolean)) {
+        await session.execute(statement.replace(/CREATE TABLE IF NOT EXISTS (\w+)/, `CREATE TABLE IF NOT EXISTS ${sparkKeyspace}.$1`));
+      }
+    }
+  } finally {
+    await session.shutdown();
+  }
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
 /** DuckDB's bare read-and-write: stage the same objects, read gz NDJSON, write one Parquet file per topic. */
 async function bareDuckDb(): Promise<{ seconds: number; stageSeconds: number }> {
   const work = await mkdtemp(join(tmpdir(), 'pinpipe-bench-bare-'));
@@ -190,17 +286,81 @@ async function main(): Promise<void> {
     };
     process.stderr.write(`transform: ${JSON.stringify(result.transform)}\n`);
 
+    if (withSpark && !sparkLoadOnly) {
+      // The same raw objects, read by PySpark through s3a; its Parquet goes under bench-spark/.
+      const run = await runSpark('daily_clean.py', [DATE, `s3a://${bucket}/${SPARK_OUT_PREFIX}`]);
+      const spark = sparkResult<{ seconds: number; steps: Record<string, number>; rows: Record<string, number>; lines: Record<string, number> }>(run, 'daily_clean.py');
+      const pinpipeRows = (finished ? (JSON.parse(finished) as { rows: Record<string, number> }).rows : {}) as Record<string, number>;
+      const mismatched = Object.keys(spark.rows).filter((t) => spark.rows[t] !== pinpipeRows[t]);
+      result.sparkTransform = {
+        seconds: run.seconds,
+        secondsAfterSessionStart: round2(spark.seconds - (spark.steps.session ?? 0)),
+        linesPerSecond: Math.round(lake.lines / run.seconds),
+        postsPerSecond: Math.round(posts / run.seconds),
+        peakRssMb: run.peakRssMb,
+        steps: spark.steps,
+        rows: spark.rows,
+        linesRead: spark.lines,
+      };
+      result.transformComparison = {
+        pinpipe_seconds: transform.seconds,
+        spark_seconds: run.seconds,
+        ratio: round2(run.seconds / transform.seconds),
+        pinpipe_peak_rss_mb: transform.peakRssMb,
+        spark_peak_rss_mb: run.peakRssMb,
+        pinpipe_lines_per_s: Math.round(lake.lines / transform.seconds),
+        spark_lines_per_s: Math.round(lake.lines / run.seconds),
+        rows_pinpipe: pinpipeRows,
+        rows_spark: spark.rows,
+        rows_match: mismatched.length === 0,
+        ...(mismatched.length > 0 ? { rows_mismatched: mismatched } : {}),
+        target: 'ratio >= 10 (pinpipe at least 10x faster)',
+      };
+      process.stderr.write(`spark transform: ${JSON.stringify(result.transformComparison)}\n`);
+    }
+
     if (!skipLoad) {
       const load = await runTimed(['cassandra-load', '--date', DATE, '--cassandra-keyspace', keyspace]);
       if (load.code !== 0) throw new Error(`cassandra-load exited ${load.code}: ${load.stderr.slice(-2000)}`);
       const summary = JSON.parse(load.stdout.trim()) as { rows: Record<string, number>; tableSeconds: Record<string, number> };
       const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
       result.load = { seconds: load.seconds, rows, rowsPerSecond: Math.round(rows / load.seconds), peakRssMb: load.peakRssMb, perTable: summary.rows, tableSeconds: summary.tableSeconds };
+
+      if (withSpark) {
+        await createSparkKeyspace();
+        const run = await runSpark('cassandra_load.py', [DATE, sparkKeyspace]);
+        const spark = sparkResult<{ seconds: number; loadSeconds: number; rows: number; perTable: Record<string, number>; steps: Record<string, number> }>(run, 'cassandra_load.py');
+        const mismatched = Object.keys(spark.perTable).filter((t) => spark.perTable[t] !== summary.rows[t]);
+        result.sparkLoad = {
+          seconds: run.seconds,
+          secondsAfterSessionStart: spark.loadSeconds,
+          rows: spark.rows,
+          rowsPerSecond: Math.round(spark.rows / run.seconds),
+          rowsPerSecondAfterSessionStart: Math.round(spark.rows / spark.loadSeconds),
+          peakRssMb: run.peakRssMb,
+          perTable: spark.perTable,
+          steps: spark.steps,
+        };
+        result.loadComparison = {
+          pinpipe_rows_per_s: Math.round(rows / load.seconds),
+          spark_rows_per_s: Math.round(spark.rows / run.seconds),
+          ratio: round2(rows / load.seconds / (spark.rows / run.seconds)),
+          pinpipe_seconds: load.seconds,
+          spark_seconds: run.seconds,
+          rows_pinpipe: rows,
+          rows_spark: spark.rows,
+          rows_match: mismatched.length === 0,
+          ...(mismatched.length > 0 ? { rows_mismatched: mismatched } : {}),
+          target: 'pinpipe >= 20,000 rows/s and ratio >= 1',
+        };
+        process.stderr.write(`spark load: ${JSON.stringify(result.loadComparison)}\n`);
+      }
     }
   } finally {
     if (!skipLoad) {
       const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
       await session.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+      if (withSpark) await session.execute(`DROP KEYSPACE IF EXISTS ${sparkKeyspace}`).catch(() => undefined);
       await session.shutdown();
     }
     await cleanDay();
