@@ -13,9 +13,8 @@
  * `--spark-load-only` runs the second comparison alone.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -32,6 +31,7 @@ import { CLI } from '../jobs/test/cli.js';
 import { listKeys } from '../jobs/test/lake.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
 import { procStatusKb } from './proc.js';
+import { runSpark, sparkResult } from './spark/run-spark.js';
 
 const args = process.argv.slice(2);
 const posts = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
@@ -51,7 +51,6 @@ const keyspace = `pinpipe_bench_${Date.now().toString(36)}`;
 const sparkKeyspace = `${keyspace}_spark`;
 /** Where bench/spark/daily_clean.py writes its Parquet (removed afterwards). */
 const SPARK_OUT_PREFIX = 'bench-spark';
-const SPARK_PYTHON = join(process.env.PINPIPE_CACHE_DIR ?? join(homedir(), '.cache', 'pinpipe'), 'venv-spark', 'bin', 'python');
 const env = serviceEnv();
 
 async function dayKeys(): Promise<string[]> {
@@ -141,69 +140,6 @@ function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: nu
   });
 }
 
-/** Every process below `pid` (the Python driver's JVM, its children), from /proc. */
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    let children: number[] = [];
-    try {
-      children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-      return;
-    }
-    for (const c of children) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-/**
- * Runs a PySpark script of bench/spark/ in the venv of bench/spark/setup.sh, on Java 17. Peak RSS
- * is the highest sum of the current RSS of the Python driver and its JVM (sampled every 100 ms:
- * the JVM is a child process, so VmHWM of the Python process alone would miss it).
- */
-function runSpark(script: string, scriptArgs: string[]): Promise<{ code: number | null; seconds: number; peakRssMb: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const javaHome = process.env.PINPIPE_SPARK_JAVA_HOME ?? '/usr/lib/jvm/java-17-openjdk-amd64';
-    const child = spawn(SPARK_PYTHON, [join('bench', 'spark', script), ...scriptArgs], {
-      env: { ...process.env, ...env, JAVA_HOME: javaHome, PYSPARK_PYTHON: SPARK_PYTHON, SPARK_LOCAL_IP: '127.0.0.1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let peakKb = 0;
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    // Spark's own log in full in the temp dir (pinpipe-bench-<script>.log), the tail in memory.
-    const log = createWriteStream(join(tmpdir(), `pinpipe-bench-${script.replace(/\.py$/, '')}.log`));
-    child.stderr.on('data', (c: Buffer) => {
-      log.write(c);
-      stderr += c.toString();
-      if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
-    });
-    const sample = setInterval(() => {
-      const pid = child.pid as number;
-      const kb = [pid, ...descendants(pid)].reduce((sum, p) => sum + procStatusKb(p, 'VmRSS'), 0);
-      peakKb = Math.max(peakKb, kb);
-    }, 100);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(sample);
-      log.end();
-      resolve({ code, seconds: (Date.now() - started) / 1000, peakRssMb: Math.round(peakKb / 1024), stdout, stderr });
-    });
-  });
-}
-
-/** The last line of a bench/spark script's stdout: its JSON result. */
-function sparkResult<T>(run: { code: number | null; stdout: string; stderr: string }, what: string): T {
-  if (run.code !== 0) throw new Error(`${what} exited ${run.code}: ${run.stderr.slice(-3000)}`);
-  return JSON.parse(run.stdout.trim().split('\n').pop() as string) as T;
-}
-
 /** A second keyspace with cassandra-load's own schema files, for the connector to write into. */
 async function createSparkKeyspace(): Promise<void> {
   const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
@@ -288,7 +224,7 @@ async function main(): Promise<void> {
 
     if (withSpark && !sparkLoadOnly) {
       // The same raw objects, read by PySpark through s3a; its Parquet goes under bench-spark/.
-      const run = await runSpark('daily_clean.py', [DATE, `s3a://${bucket}/${SPARK_OUT_PREFIX}`]);
+      const run = await runSpark('daily_clean.py', [DATE, `s3a://${bucket}/${SPARK_OUT_PREFIX}`], env);
       const spark = sparkResult<{ seconds: number; steps: Record<string, number>; rows: Record<string, number>; lines: Record<string, number> }>(run, 'daily_clean.py');
       const pinpipeRows = (finished ? (JSON.parse(finished) as { rows: Record<string, number> }).rows : {}) as Record<string, number>;
       const mismatched = Object.keys(spark.rows).filter((t) => spark.rows[t] !== pinpipeRows[t]);
@@ -328,7 +264,7 @@ async function main(): Promise<void> {
 
       if (withSpark) {
         await createSparkKeyspace();
-        const run = await runSpark('cassandra_load.py', [DATE, sparkKeyspace]);
+        const run = await runSpark('cassandra_load.py', [DATE, sparkKeyspace], env);
         const spark = sparkResult<{ seconds: number; loadSeconds: number; rows: number; perTable: Record<string, number>; steps: Record<string, number> }>(run, 'cassandra_load.py');
         const mismatched = Object.keys(spark.perTable).filter((t) => spark.perTable[t] !== summary.rows[t]);
         result.sparkLoad = {

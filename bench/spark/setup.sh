@@ -60,4 +60,4 @@ done
 echo "$jars_stamp" >"$JARS.tmp/.pinpipe-stamp"
 rm -rf "$JARS"
 mv "$JARS.tmp" "$JARS"
-say "jars: $(cd "$JARS" && ls -- *.jar | tr '\n' ' ')"
+say "jars: $(find "$JARS" -name '*.jar' -printf '%f ')"
