@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -193,6 +193,10 @@ async function main(): Promise<void> {
   await ensureBucket(s3, bucket);
   await cleanDay();
   const result: Record<string, unknown> = { posts, date: DATE, memoryLimit: MEMORY_LIMIT, threads: THREADS };
+  if (withSpark) {
+    result.command = `npx tsx bench/daily.ts ${args.join(' ')}`;
+    result.loadAverageAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
+  }
   try {
     const lake = await fillLake();
     result.lake = lake;
@@ -302,6 +306,7 @@ async function main(): Promise<void> {
     await cleanDay();
     s3.destroy();
   }
+  if (withSpark) result.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 

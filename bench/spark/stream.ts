@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type RecordType } from '../../jobs/lib/contracts.js';
@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   const db = new pg.Client({ connectionString: settings.pgUrl });
   await db.connect();
   const tables = ['category', 'country', 'age_group'].map((t) => `${tablePrefix}_${t}`);
+  const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
   try {
     const backlog = await produce();
     process.stderr.write(`backlog produced: ${JSON.stringify(backlog)}\n`);
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
       backlog,
       config: 'local[2], 2g driver, 4 shuffle partitions, maxOffsetsPerTrigger 100000 per query, default trigger, update mode, foreachBatch JDBC append',
       command: `npx tsx bench/spark/stream.ts ${posts}`,
+      load_average_at_start: loadAtStart,
+      load_average_at_end: loadavg().map((x) => Math.round(x * 100) / 100),
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
