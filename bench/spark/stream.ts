@@ -10,6 +10,8 @@
  * the queries' start to the last one caught up. If bench/results/stream-agg.json (pinpipe
  * stream-agg's own bench) exists, its events/s is put beside Spark's with the ratio. The topics
  * and the PostgreSQL tables are removed afterwards. Prints one JSON object.
+ * PINPIPE_BENCH_SPARK_STREAM_TOPICS=pin,geo,user consumes those existing topics instead (all they
+ * hold, from the earliest offset), e.g. the very topics stream-agg's own bench consumed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,7 +34,12 @@ const CHUNK = 1_000; // posts per send: under the broker's 1 MB batch limit per 
 const settings = serviceSettings();
 const env = serviceEnv();
 const id = Date.now().toString(36);
-const topics: Record<RecordType, string> = { pin: `bench-spark-${id}.pin`, geo: `bench-spark-${id}.geo`, user: `bench-spark-${id}.user` };
+/** PINPIPE_BENCH_SPARK_STREAM_TOPICS=pin,geo,user: consume these existing topics (say the ones stream-agg's bench filled) instead of producing. */
+const givenTopics = process.env.PINPIPE_BENCH_SPARK_STREAM_TOPICS?.split(',').map((t) => t.trim());
+if (givenTopics && givenTopics.length !== 3) throw new Error('PINPIPE_BENCH_SPARK_STREAM_TOPICS: give three topics, pin,geo,user');
+const topics: Record<RecordType, string> = givenTopics
+  ? { pin: givenTopics[0] as string, geo: givenTopics[1] as string, user: givenTopics[2] as string }
+  : { pin: `bench-spark-${id}.pin`, geo: `bench-spark-${id}.geo`, user: `bench-spark-${id}.user` };
 const tablePrefix = `bench_spark_${id}`;
 const kafka = createKafka(settings, createLogger('bench', 'warn'));
 
@@ -72,6 +79,21 @@ async function produce(): Promise<{ events: number; perTopic: Record<RecordType,
   return { events: perTopic.pin + perTopic.geo + perTopic.user, perTopic, seconds: (Date.now() - started) / 1000 };
 }
 
+/** The records the given topics hold now (high minus low watermark over their partitions). */
+async function existingBacklog(): Promise<{ events: number; perTopic: Record<RecordType, number>; seconds: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const perTopic: Record<RecordType, number> = { pin: 0, geo: 0, user: 0 };
+    for (const type of Object.keys(topics) as RecordType[]) {
+      for (const p of await admin.fetchTopicOffsets(topics[type])) perTopic[type] += Number(p.high) - Number(p.low);
+    }
+    return { events: perTopic.pin + perTopic.geo + perTopic.user, perTopic, seconds: 0 };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** pinpipe stream-agg's figure from its own bench, if that ran first: events/s under one of the usual names. */
 function streamAggEventsPerSecond(): { value: number; field: string } | undefined {
   const file = join('bench', 'results', 'stream-agg.json');
@@ -94,7 +116,7 @@ async function main(): Promise<void> {
   const tables = ['category', 'country', 'age_group'].map((t) => `${tablePrefix}_${t}`);
   const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
   try {
-    const backlog = await produce();
+    const backlog = givenTopics ? await existingBacklog() : await produce();
     process.stderr.write(`backlog produced: ${JSON.stringify(backlog)}\n`);
     const run = await runSpark(
       'stream_agg.py',
@@ -109,7 +131,8 @@ async function main(): Promise<void> {
     }
     const pinpipe = streamAggEventsPerSecond();
     const result = {
-      posts,
+      posts: givenTopics ? null : posts,
+      topics: givenTopics ? topics : 'produced by this bench, removed afterwards',
       events: backlog.events,
       spark_events_per_s: spark.events_per_s,
       spark_seconds: spark.seconds,
@@ -132,7 +155,7 @@ async function main(): Promise<void> {
     await db.end();
     const admin = kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    if (!givenTopics) await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
     await admin.disconnect();
     await rm(checkpoints, { recursive: true, force: true });
   }
