@@ -1,13 +1,20 @@
 /**
  * daily-transform and cassandra-load on one big day of the local stack, beside DuckDB's bare
- * read-and-write of the same raw objects. Run: `npx tsx bench/daily.ts [posts] [--skip-load]`
+ * read-and-write of the same raw objects. Run: `npx tsx bench/daily.ts [posts] [--skip-load] [--spark]`
  * with the stack up and its settings exported (`eval "$(stack/stack.sh env)"`) and the CLI
  * built (`make build`). Writes its own day (2030-06-15) and removes it afterwards, raw and
  * curated, so the history the metrics read stays as it was. Prints one JSON object.
+ *
+ * `--spark` (bench/run.d/50-spark-daily.sh) also runs, right after pinpipe's own step and on the
+ * same S3 objects, the seed projects' tool: bench/spark/daily_clean.py (PySpark local mode, the
+ * same cleaning, reading the raw objects through s3a) and bench/spark/cassandra_load.py
+ * (the spark-cassandra-connector writing the rows cassandra-load writes, from the same curated
+ * files, into a second keyspace with the same schema). Needs bench/spark/setup.sh done.
+ * `--spark-load-only` runs the second comparison alone.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -24,10 +31,13 @@ import { CLI } from '../jobs/test/cli.js';
 import { listKeys } from '../jobs/test/lake.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
 import { procStatusKb } from './proc.js';
+import { runSpark, sparkResult } from './spark/run-spark.js';
 
 const args = process.argv.slice(2);
 const posts = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const skipLoad = args.includes('--skip-load');
+const sparkLoadOnly = args.includes('--spark-load-only');
+const withSpark = args.includes('--spark') || sparkLoadOnly;
 const DATE = '2030-06-15';
 const DAY_MS = Date.parse(`${DATE}T00:00:00Z`);
 const PARTITIONS = 3;
@@ -38,12 +48,15 @@ const settings = serviceSettings();
 const bucket = settings.s3Bucket;
 const s3 = createS3Client(settings);
 const keyspace = `pinpipe_bench_${Date.now().toString(36)}`;
+const sparkKeyspace = `${keyspace}_spark`;
+/** Where bench/spark/daily_clean.py writes its Parquet (removed afterwards). */
+const SPARK_OUT_PREFIX = 'bench-spark';
 const env = serviceEnv();
 
 async function dayKeys(): Promise<string[]> {
   const prefixes = [...Object.values(TOPICS).map((t) => `raw/${t}/dt=${DATE}/`), `reports/quality/dt=${DATE}/`];
   const keys = (await Promise.all(prefixes.map((p) => listKeys(s3, bucket, p)))).flat();
-  return [...keys, ...(await listKeys(s3, bucket, 'curated/')).filter((k) => k.includes(`/dt=${DATE}/`))];
+  return [...keys, ...(await listKeys(s3, bucket, 'curated/')).filter((k) => k.includes(`/dt=${DATE}/`)), ...(await listKeys(s3, bucket, `${SPARK_OUT_PREFIX}/`))];
 }
 
 async function cleanDay(): Promise<void> {
@@ -127,6 +140,25 @@ function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: nu
   });
 }
 
+/** A second keyspace with cassandra-load's own schema files, for the connector to write into. */
+async function createSparkKeyspace(): Promise<void> {
+  const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
+  try {
+    await session.execute(`CREATE KEYSPACE IF NOT EXISTS ${sparkKeyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    const dir = join('jobs', 'cassandra-load', 'schema');
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cql')).sort()) {
+      const text = (await readFile(join(dir, file), 'utf8')).replace(/--.*$/gm, '');
+      for (const statement of text.split(';').map((t) => t.trim()).filter(Boolean)) {
+        await session.execute(statement.replace(/CREATE TABLE IF NOT EXISTS (\w+)/, `CREATE TABLE IF NOT EXISTS ${sparkKeyspace}.$1`));
+      }
+    }
+  } finally {
+    await session.shutdown();
+  }
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
 /** DuckDB's bare read-and-write: stage the same objects, read gz NDJSON, write one Parquet file per topic. */
 async function bareDuckDb(): Promise<{ seconds: number; stageSeconds: number }> {
   const work = await mkdtemp(join(tmpdir(), 'pinpipe-bench-bare-'));
@@ -161,6 +193,10 @@ async function main(): Promise<void> {
   await ensureBucket(s3, bucket);
   await cleanDay();
   const result: Record<string, unknown> = { posts, date: DATE, memoryLimit: MEMORY_LIMIT, threads: THREADS };
+  if (withSpark) {
+    result.command = `npx tsx bench/daily.ts ${args.join(' ')}`;
+    result.loadAverageAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
+  }
   try {
     const lake = await fillLake();
     result.lake = lake;
@@ -190,22 +226,87 @@ async function main(): Promise<void> {
     };
     process.stderr.write(`transform: ${JSON.stringify(result.transform)}\n`);
 
+    if (withSpark && !sparkLoadOnly) {
+      // The same raw objects, read by PySpark through s3a; its Parquet goes under bench-spark/.
+      const run = await runSpark('daily_clean.py', [DATE, `s3a://${bucket}/${SPARK_OUT_PREFIX}`], env);
+      const spark = sparkResult<{ seconds: number; steps: Record<string, number>; rows: Record<string, number>; lines: Record<string, number> }>(run, 'daily_clean.py');
+      const pinpipeRows = (finished ? (JSON.parse(finished) as { rows: Record<string, number> }).rows : {}) as Record<string, number>;
+      const mismatched = Object.keys(spark.rows).filter((t) => spark.rows[t] !== pinpipeRows[t]);
+      result.sparkTransform = {
+        seconds: run.seconds,
+        secondsAfterSessionStart: round2(spark.seconds - (spark.steps.session ?? 0)),
+        linesPerSecond: Math.round(lake.lines / run.seconds),
+        postsPerSecond: Math.round(posts / run.seconds),
+        peakRssMb: run.peakRssMb,
+        steps: spark.steps,
+        rows: spark.rows,
+        linesRead: spark.lines,
+      };
+      result.transformComparison = {
+        pinpipe_seconds: transform.seconds,
+        spark_seconds: run.seconds,
+        ratio: round2(run.seconds / transform.seconds),
+        pinpipe_peak_rss_mb: transform.peakRssMb,
+        spark_peak_rss_mb: run.peakRssMb,
+        pinpipe_lines_per_s: Math.round(lake.lines / transform.seconds),
+        spark_lines_per_s: Math.round(lake.lines / run.seconds),
+        rows_pinpipe: pinpipeRows,
+        rows_spark: spark.rows,
+        rows_match: mismatched.length === 0,
+        ...(mismatched.length > 0 ? { rows_mismatched: mismatched } : {}),
+        target: 'ratio >= 10 (pinpipe at least 10x faster)',
+      };
+      process.stderr.write(`spark transform: ${JSON.stringify(result.transformComparison)}\n`);
+    }
+
     if (!skipLoad) {
       const load = await runTimed(['cassandra-load', '--date', DATE, '--cassandra-keyspace', keyspace]);
       if (load.code !== 0) throw new Error(`cassandra-load exited ${load.code}: ${load.stderr.slice(-2000)}`);
       const summary = JSON.parse(load.stdout.trim()) as { rows: Record<string, number>; tableSeconds: Record<string, number> };
       const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
       result.load = { seconds: load.seconds, rows, rowsPerSecond: Math.round(rows / load.seconds), peakRssMb: load.peakRssMb, perTable: summary.rows, tableSeconds: summary.tableSeconds };
+
+      if (withSpark) {
+        await createSparkKeyspace();
+        const run = await runSpark('cassandra_load.py', [DATE, sparkKeyspace], env);
+        const spark = sparkResult<{ seconds: number; loadSeconds: number; rows: number; perTable: Record<string, number>; steps: Record<string, number> }>(run, 'cassandra_load.py');
+        const mismatched = Object.keys(spark.perTable).filter((t) => spark.perTable[t] !== summary.rows[t]);
+        result.sparkLoad = {
+          seconds: run.seconds,
+          secondsAfterSessionStart: spark.loadSeconds,
+          rows: spark.rows,
+          rowsPerSecond: Math.round(spark.rows / run.seconds),
+          rowsPerSecondAfterSessionStart: Math.round(spark.rows / spark.loadSeconds),
+          peakRssMb: run.peakRssMb,
+          perTable: spark.perTable,
+          steps: spark.steps,
+        };
+        result.loadComparison = {
+          pinpipe_rows_per_s: Math.round(rows / load.seconds),
+          spark_rows_per_s: Math.round(spark.rows / run.seconds),
+          ratio: round2(rows / load.seconds / (spark.rows / run.seconds)),
+          pinpipe_seconds: load.seconds,
+          spark_seconds: run.seconds,
+          rows_pinpipe: rows,
+          rows_spark: spark.rows,
+          rows_match: mismatched.length === 0,
+          ...(mismatched.length > 0 ? { rows_mismatched: mismatched } : {}),
+          target: 'pinpipe >= 20,000 rows/s and ratio >= 1',
+        };
+        process.stderr.write(`spark load: ${JSON.stringify(result.loadComparison)}\n`);
+      }
     }
   } finally {
     if (!skipLoad) {
       const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
       await session.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+      if (withSpark) await session.execute(`DROP KEYSPACE IF EXISTS ${sparkKeyspace}`).catch(() => undefined);
       await session.shutdown();
     }
     await cleanDay();
     s3.destroy();
   }
+  if (withSpark) result.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
