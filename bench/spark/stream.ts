@@ -94,19 +94,15 @@ async function existingBacklog(): Promise<{ events: number; perTopic: Record<Rec
   }
 }
 
-/** pinpipe stream-agg's figure from its own bench, if that ran first: events/s under one of the usual names. */
+/** pinpipe stream-agg's sustained backlog throughput from its own bench (bench/stream-agg.ts), if that ran first. */
 function streamAggEventsPerSecond(): { value: number; field: string } | undefined {
   const file = join('bench', 'results', 'stream-agg.json');
   if (!existsSync(file)) return undefined;
-  const result = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const pick = (o: Record<string, unknown>, prefix: string): { value: number; field: string } | undefined => {
-    for (const field of ['events_per_s', 'eventsPerSecond', 'sustained_events_per_s', 'sustainedEventsPerSecond', 'events_per_second']) {
-      if (typeof o[field] === 'number') return { value: o[field] as number, field: `${prefix}${field}` };
-    }
-    return undefined;
-  };
-  const nested = Object.entries(result).find(([, v]) => typeof v === 'object' && v !== null && pick(v as Record<string, unknown>, ''));
-  return pick(result, '') ?? (nested ? pick(nested[1] as Record<string, unknown>, `${nested[0]}.`) : undefined);
+  const result = JSON.parse(readFileSync(file, 'utf8')) as { backlog?: { eventsPerSecondSteady?: number | null; eventsPerSecondIncludingStartup?: number } };
+  const steady = result.backlog?.eventsPerSecondSteady;
+  if (typeof steady === 'number') return { value: steady, field: 'backlog.eventsPerSecondSteady' };
+  const overall = result.backlog?.eventsPerSecondIncludingStartup;
+  return typeof overall === 'number' ? { value: overall, field: 'backlog.eventsPerSecondIncludingStartup' } : undefined;
 }
 
 async function main(): Promise<void> {
