@@ -12,21 +12,11 @@ REPO_ROOT = DAGS_DIR.parent
 if str(DAGS_DIR) not in sys.path:
     sys.path.insert(0, str(DAGS_DIR))
 
-# Settings the launcher reads; cleared so the host's environment cannot change what the tests see.
-LAUNCHER_ENV = (
-    "PINPIPE_LAUNCHER",
-    "PINPIPE_IMAGE_REGISTRY",
-    "PINPIPE_IMAGE_TAG",
-    "PINPIPE_DOCKER_URL",
-    "PINPIPE_DOCKER_NETWORK",
-    "PINPIPE_DOCKER_API_VERSION",
-    "PINPIPE_K8S_NAMESPACE",
-    "PINPIPE_CONFIGMAP",
-    "PINPIPE_SECRET",
-    "PINPIPE_SERVICE_ACCOUNT",
-    "PINPIPE_JOB_ENV",
-    "DOCKER_HOST",
-)
+from pinpipe_dags.launcher import LAUNCHER_NAMES  # noqa: E402 (needs the path above)
+
+# Settings the launcher reads, and docker's own; cleared so the host's environment cannot change
+# what the tests see.
+LAUNCHER_ENV = (*sorted(LAUNCHER_NAMES), "DOCKER_HOST")
 
 
 @pytest.fixture
