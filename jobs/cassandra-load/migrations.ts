@@ -1,13 +1,9 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type cassandra from 'cassandra-driver';
 import { ConfigError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { loadSchemaFiles } from '../lib/migrations.js';
 import { projectRoot } from '../lib/paths.js';
-
-/** Versioned CQL files: V001__pins_and_metrics.cql, V002__….cql, applied in version order. */
-export const MIGRATION_FILE = /^V(\d{3,})__([A-Za-z0-9_-]+)\.cql$/;
 
 export interface Migration {
   version: number;
@@ -34,25 +30,7 @@ export function splitCql(text: string): string[] {
 }
 
 export async function loadMigrations(dir: string = schemaDir()): Promise<Migration[]> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith('.cql'));
-  const migrations: Migration[] = [];
-  for (const file of names) {
-    const m = MIGRATION_FILE.exec(file);
-    if (!m) throw new ConfigError(`schema file ${file} is not named V<version>__<name>.cql`);
-    const text = await readFile(join(dir, file), 'utf8');
-    migrations.push({
-      version: Number(m[1]),
-      name: m[2] as string,
-      file,
-      checksum: createHash('sha256').update(text).digest('hex'),
-      statements: splitCql(text),
-    });
-  }
-  migrations.sort((a, b) => a.version - b.version);
-  const versions = migrations.map((m) => m.version);
-  const repeated = versions.find((v, i) => versions.indexOf(v) !== i);
-  if (repeated !== undefined) throw new ConfigError(`two schema files share version ${repeated}`);
-  return migrations;
+  return (await loadSchemaFiles(dir, 'cql')).map(({ text, ...file }) => ({ ...file, statements: splitCql(text) }));
 }
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

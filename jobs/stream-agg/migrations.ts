@@ -1,13 +1,9 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { ConfigError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { loadSchemaFiles } from '../lib/migrations.js';
 import { projectRoot } from '../lib/paths.js';
-
-/** Versioned SQL files: V001__windows_offsets_late_events.sql, V002__….sql, applied in version order. */
-export const MIGRATION_FILE = /^V(\d{3,})__([A-Za-z0-9_-]+)\.sql$/;
 
 export interface Migration {
   version: number;
@@ -22,19 +18,7 @@ export function schemaDir(): string {
 }
 
 export async function loadMigrations(dir: string = schemaDir()): Promise<Migration[]> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith('.sql'));
-  const migrations: Migration[] = [];
-  for (const file of names) {
-    const m = MIGRATION_FILE.exec(file);
-    if (!m) throw new ConfigError(`schema file ${file} is not named V<version>__<name>.sql`);
-    const sql = await readFile(join(dir, file), 'utf8');
-    migrations.push({ version: Number(m[1]), name: m[2] as string, file, checksum: createHash('sha256').update(sql).digest('hex'), sql });
-  }
-  migrations.sort((a, b) => a.version - b.version);
-  const versions = migrations.map((m) => m.version);
-  const repeated = versions.find((v, i) => versions.indexOf(v) !== i);
-  if (repeated !== undefined) throw new ConfigError(`two schema files share version ${repeated}`);
-  return migrations;
+  return (await loadSchemaFiles(dir, 'sql')).map(({ text, ...file }) => ({ ...file, sql: text }));
 }
 
 /** An arbitrary constant: the advisory lock that serialises migrations of concurrent starts. */
