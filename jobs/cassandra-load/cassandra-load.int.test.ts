@@ -1,17 +1,17 @@
-import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import { runCli } from '../test/cli.js';
 import { listKeys } from '../test/lake.js';
-import { serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
+import { privateBucket, serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
 import { lakeLine, putObjects } from '../daily-transform/test/raw-lake.js';
 import { LOAD_TARGETS } from './targets.js';
 
 const settings = serviceSettings();
 const s3 = createS3Client(settings);
-const bucket = settings.s3Bucket;
-const env = serviceEnv();
+const bucket = privateBucket('pinpipe-it-load');
+const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: bucket };
 const keyspace = uniqueName('pinpipe_it_load').toLowerCase();
 // Days of their own, far from any other test's.
 const DAY = '2031-01-11';
@@ -78,6 +78,7 @@ afterAll(async () => {
   await session.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
   await session.shutdown();
   for (const d of DAYS) await cleanDay(d);
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
   s3.destroy();
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS, type PinRecord } from '../lib/contracts.js';
 import { bundledDataFile } from '../lib/paths.js';
@@ -11,7 +11,7 @@ import { runCli } from '../test/cli.js';
 import { listKeys, waitFor } from '../test/lake.js';
 import { startJob } from '../test/process.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../emulate/generator.js';
-import { serviceEnv, serviceSettings } from '../test/services.js';
+import { privateBucket, serviceEnv, serviceSettings } from '../test/services.js';
 import { METRICS } from './metrics-sql.js';
 import type { QualityReport } from './report.js';
 import { readParquet } from './test/parquet.js';
@@ -19,8 +19,8 @@ import { lakeLine, putObjects, toRawObjects, type RawObject } from './test/raw-l
 
 const settings = serviceSettings();
 const s3 = createS3Client(settings);
-const bucket = settings.s3Bucket;
-const env = serviceEnv();
+const bucket = privateBucket('pinpipe-it-daily');
+const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: bucket };
 // Far-apart days of their own, so these tests never meet other data in the lake.
 const DAY_OK = '2031-01-01';
 const DAY_BAD = '2031-01-02';
@@ -91,6 +91,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const d of DAYS) await cleanDay(d);
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
   await rm(work, { recursive: true, force: true });
   s3.destroy();
 });

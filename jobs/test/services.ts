@@ -41,3 +41,11 @@ export function serviceEnv(): Record<string, string> {
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}`;
 }
+
+/**
+ * A bucket of a test file's own: the daily jobs read the whole curated history before a day, so
+ * a test sharing the bucket would meet whatever a demo, a benchmark or another test left there.
+ */
+export function privateBucket(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}`.toLowerCase();
+}
