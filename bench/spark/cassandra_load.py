@@ -13,26 +13,11 @@ import json
 import os
 import sys
 
-from common import Timer, log, session
+from common import PIN_COLUMNS, Timer, log, session
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampNTZType
 
-PIN_COLUMNS = [
-    "unique_id",
-    "ind",
-    "title",
-    "description",
-    "poster_name",
-    "follower_count",
-    "tag_list",
-    "media_type",
-    "story_format",
-    "image_src",
-    "downloaded",
-    "save_location",
-    "category",
-]
 METRICS = [
     "popular_category_by_country",
     "posts_per_category_year",

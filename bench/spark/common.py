@@ -23,6 +23,23 @@ PLACEHOLDERS = {
 }
 STORY_FORMAT = "multi-video(story page format)"
 
+# The curated pins columns in their file order, as CURATED_TABLES.pins in jobs/daily-transform/sql.ts.
+PIN_COLUMNS = [
+    "ind",
+    "unique_id",
+    "title",
+    "description",
+    "poster_name",
+    "follower_count",
+    "tag_list",
+    "media_type",
+    "story_format",
+    "image_src",
+    "downloaded",
+    "save_location",
+    "category",
+]
+
 
 def log(message: str, **fields: object) -> None:
     print(json.dumps({"msg": message, **fields}), file=sys.stderr, flush=True)

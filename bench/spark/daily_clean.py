@@ -15,7 +15,16 @@ import json
 import os
 import sys
 
-from common import STORY_FORMAT, Timer, follower_count, is_placeholder, log, null_if_placeholder, session
+from common import (
+    PIN_COLUMNS,
+    STORY_FORMAT,
+    Timer,
+    follower_count,
+    is_placeholder,
+    log,
+    null_if_placeholder,
+    session,
+)
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -157,23 +166,6 @@ def dedupe(df: DataFrame, key: str) -> DataFrame:
         .where(F.col("_n") == 1)
         .drop("_n", "source_partition", "source_offset")
     )
-
-
-PIN_COLUMNS = [
-    "ind",
-    "unique_id",
-    "title",
-    "description",
-    "poster_name",
-    "follower_count",
-    "tag_list",
-    "media_type",
-    "story_format",
-    "image_src",
-    "downloaded",
-    "save_location",
-    "category",
-]
 
 
 def main() -> None:

@@ -113,13 +113,14 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
           ? writer.submit(1, () => s.execute(insert, batch[0], writeOptions))
           : writer.submit(batch.length, () => s.batch(batch.map((params) => ({ query: insert, params })), { ...writeOptions, logged: false }));
       const batching = target.batching;
-      const groupOf = (row: Record<string, unknown>): string =>
-        batching?.by === 'partition'
-          ? JSON.stringify(batching.columns.map((c) => String(row[c])))
-          : s
-              .getReplicas(keyspace, Buffer.from(String(row[(batching as { textKey: string }).textKey]), 'utf8'))
-              .map((host) => host.address)
-              .join(',');
+      const groupOf = (row: Record<string, unknown>): string => {
+        if (batching?.by === 'partition') return JSON.stringify(batching.columns.map((c) => String(row[c])));
+        if (batching?.by === 'replicas') {
+          const replicas = s.getReplicas(keyspace, Buffer.from(String(row[batching.textKey]), 'utf8'));
+          return replicas.map((host) => host.address).join(',');
+        }
+        return '';
+      };
       for await (const rows of result.yieldRowObjectJs()) {
         for (const row of rows) {
           const params = toParams(row, target);

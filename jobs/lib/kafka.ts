@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { KafkaOptions } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -23,6 +23,14 @@ export function createKafka(options: KafkaOptions, logger: Logger): Kafka {
         logger.log(LEVELS[level] ?? 'info', `kafkajs: ${message}`, { namespace, ...extra });
       },
   });
+}
+
+/**
+ * A consumer in a pinpipe group: fetches bounded per partition and in total (four partitions'
+ * worth), so memory stays flat whatever the backlog, and the session settings every job uses.
+ */
+export function createGroupConsumer(kafka: Kafka, groupId: string, maxBytesPerPartition: number): Consumer {
+  return kafka.consumer({ groupId, maxBytesPerPartition, maxBytes: 4 * maxBytesPerPartition, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
 }
 
 /** Creates the topics that are missing; existing topics are left as they are. */

@@ -1,7 +1,7 @@
 import type { EachBatchPayload, IHeaders } from 'kafkajs';
 import { RECORD_HEADERS } from '../lib/contracts.js';
 import type { JobContext } from '../lib/job.js';
-import { createKafka, ensureTopics } from '../lib/kafka.js';
+import { createGroupConsumer, createKafka, ensureTopics } from '../lib/kafka.js';
 import { createRegistry, serveMetrics } from '../lib/metrics.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import type { S3SinkOptions } from './command.js';
@@ -40,14 +40,7 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
 
   const registry = createRegistry('s3-sink');
   const metrics = createSinkMetrics(registry);
-  const consumer = kafka.consumer({
-    groupId: options.groupId,
-    // Bounded fetches keep memory flat whatever the backlog.
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    maxBytes: 16 * 1024 * 1024,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-  });
+  const consumer = createGroupConsumer(kafka, options.groupId, 4 * 1024 * 1024);
   const sink = new Sink({
     store: new S3ObjectStore(s3, options.s3Bucket),
     format: ndjsonGzip(options.gzipLevel),

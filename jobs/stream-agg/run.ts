@@ -1,7 +1,7 @@
 import type { RecordType } from '../lib/contracts.js';
 import { DependencyError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
-import { createKafka, ensureTopics } from '../lib/kafka.js';
+import { createGroupConsumer, createKafka, ensureTopics } from '../lib/kafka.js';
 import { createRegistry, serveMetrics } from '../lib/metrics.js';
 import { createPgPool, redactPgUrl } from '../lib/pg.js';
 import { Aggregator } from './aggregator.js';
@@ -34,13 +34,7 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
   await ensureTopics(kafka, [...topics.keys()]);
   const registry = createRegistry('stream-agg');
   const metrics = createAggMetrics(registry);
-  const consumer = kafka.consumer({
-    groupId: options.groupId,
-    maxBytesPerPartition: 2 * 1024 * 1024,
-    maxBytes: 8 * 1024 * 1024,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-  });
+  const consumer = createGroupConsumer(kafka, options.groupId, 2 * 1024 * 1024);
   const aggregator = new Aggregator({
     pool,
     groupId: options.groupId,
