@@ -103,14 +103,23 @@ export function followerCountSql(expr: string): string {
 }
 
 /**
- * tag_list text → list: split on ",", each tag trimmed, empty tags dropped; the placeholder or
- * an empty text → NULL. The per-tag lambdas run only for the rare text that needs them.
+ * tag_list text → list: split on ",", each tag trimmed, empty tags dropped; the placeholder, an
+ * empty text or one without any tag → NULL. The text is tidied first (spaces around commas and
+ * empty tags removed) and split once: a CASE that chooses between lists copies them, and costs
+ * more than the split itself. Most texts are already tidy and skip the regular expression.
+ * DuckDB's trim() removes spaces only, as the rule wants.
  */
 export function tagListSql(expr: string): string {
-  const clean = `NOT (contains(${expr}, ' ,') OR contains(${expr}, ', ') OR contains(${expr}, ',,') OR starts_with(${expr}, ',') OR ends_with(${expr}, ',') OR ${expr} <> trim(${expr}))`;
-  return `CASE WHEN ${isPlaceholder('tag_list', expr)} OR trim(coalesce(${expr}, '')) = '' THEN NULL
-      WHEN ${clean} THEN string_split(${expr}, ',')
-      ELSE list_filter(list_transform(string_split(${expr}, ','), lambda t: trim(t)), lambda t: t <> '') END`;
+  const tidy = `NOT (contains(${expr}, ' ,') OR contains(${expr}, ', ') OR contains(${expr}, ',,') OR starts_with(${expr}, ',') OR ends_with(${expr}, ',')
+      OR starts_with(${expr}, ' ') OR ends_with(${expr}, ' '))`;
+  const text = `CASE WHEN ${isPlaceholder('tag_list', expr)} THEN NULL WHEN ${tidy} THEN ${expr}
+      ELSE trim(regexp_replace(${expr}, ' *,[ ,]*', ',', 'g'), ', ') END`;
+  return `string_split(nullif(${text}, ''), ',')`;
+}
+
+/** NULL, empty or only spaces; trims only the texts that start with a space. */
+function isBlank(expr: string): string {
+  return `coalesce(${expr} = '' OR (starts_with(${expr}, ' ') AND trim(${expr}) = ''), true)`;
 }
 
 function nullIfPlaceholder(field: keyof typeof PLACEHOLDERS, expr: string): string {
@@ -129,8 +138,9 @@ const JOIN_KEY_OK = (field: string) => `coalesce(regexp_full_match(${r(field)}, 
 
 /**
  * A stage table: every line with its lineage, and either a reject reason (with the line,
- * shortened) or the cleaned columns, plus flags the quality report counts. Three layers: parse
- * once, type each field once, then judge.
+ * shortened, and the object it came from) or the cleaned columns, plus flags the quality report
+ * counts. Three layers: parse once, type each field once, then judge. Accepted rows do not keep
+ * their object name: a long text repeated on a million rows is memory the day needs elsewhere.
  */
 export function stageSql(type: RecordType, files: readonly string[], mode: ReadMode = 'robust'): string {
   let typed: string;
@@ -161,11 +171,11 @@ export function stageSql(type: RecordType, files: readonly string[], mode: ReadM
         ${isPlaceholder('image_src', r('image_src'))} AS ph_image_src,
         ${r('follower_count')} IS NOT NULL AND NOT ${isPlaceholder('follower_count', r('follower_count'))} AS has_follower_count,
         ${r('is_image_or_video')} IS NOT NULL AND ${r('is_image_or_video')} NOT IN ('image', 'video', 'multi-video(story page format)') AS bad_media_type`;
-    failed = `l IS NULL OR source_partition IS NULL OR source_offset IS NULL OR NOT key_ok OR unique_id IS NULL OR trim(unique_id) = ''`;
+    failed = `l IS NULL OR source_partition IS NULL OR source_offset IS NULL OR NOT key_ok OR ${isBlank('unique_id')}`;
     recordReason = `CASE WHEN NOT key_ok THEN 'pin: index is missing or not a non-negative integer' ELSE 'pin: unique_id is missing' END`;
     drop = 'line, l, key_ok, has_follower_count';
     return `SELECT * EXCLUDE (${drop}), has_follower_count AND follower_count IS NULL AS bad_follower_count FROM (
-      SELECT *, CASE WHEN ${failed} THEN ${detailedReason(recordReason)} END AS reject_reason,
+      SELECT * REPLACE (CASE WHEN ${failed} THEN object_name END AS object_name), CASE WHEN ${failed} THEN ${detailedReason(recordReason)} END AS reject_reason,
         CASE WHEN ${failed} THEN left(coalesce(line, to_json(l)::VARCHAR), 500) END AS rejected_line
       FROM (SELECT ${typed} FROM (${parsedSql(type, files, mode)})))`;
   }
@@ -194,7 +204,7 @@ export function stageSql(type: RecordType, files: readonly string[], mode: ReadM
     recordReason = `CASE WHEN NOT key_ok THEN 'user: ind is missing or not a non-negative integer' ELSE 'user: date_joined is missing or not a real time' END`;
   }
   return `SELECT * EXCLUDE (line, l, key_ok) FROM (
-    SELECT *, CASE WHEN ${failed} THEN ${detailedReason(recordReason)} END AS reject_reason,
+    SELECT * REPLACE (CASE WHEN ${failed} THEN object_name END AS object_name), CASE WHEN ${failed} THEN ${detailedReason(recordReason)} END AS reject_reason,
       CASE WHEN ${failed} THEN left(coalesce(line, to_json(l)::VARCHAR), 500) END AS rejected_line
     FROM (SELECT ${typed} FROM (${parsedSql(type, files, mode)})))`;
 }
@@ -203,7 +213,7 @@ export function stageSql(type: RecordType, files: readonly string[], mode: ReadM
 export const CURATED_TABLES = {
   pins: {
     columns: ['ind', 'unique_id', 'title', 'description', 'poster_name', 'follower_count', 'tag_list', 'media_type', 'story_format', 'image_src', 'downloaded', 'save_location', 'category'],
-    orderBy: 'unique_id',
+    orderBy: 'ind, unique_id',
   },
   geo: { columns: ['ind', 'event_time', 'latitude', 'longitude', 'coordinates', 'country'], orderBy: 'ind' },
   users: { columns: ['ind', 'user_name', 'age', 'date_joined'], orderBy: 'ind' },
@@ -243,10 +253,26 @@ export function dedupeSql(table: Exclude<CuratedTable, 'posts'>): string {
   return `SELECT *${extra} FROM stage_${stage} WHERE reject_reason IS NULL AND line_position IN (SELECT line_position FROM winners_${table})`;
 }
 
-/** The post: a pin with where and by whom it was posted, joined on ind. */
+/** Columns of `joined_pins` that come from geo and users; NULL where the pin has no match. */
+const JOINED_COLUMNS = ['event_time', 'latitude', 'longitude', 'coordinates', 'country', 'user_name', 'age', 'date_joined'];
+
+/**
+ * Every deduplicated pin with its geo and user columns (LEFT JOIN on ind), stored once in the
+ * order both pins and posts are written in. One sort of the day's widest rows serves both files,
+ * the metrics' history and the report's counts; `has_geo`/`has_user` say whether the pin is a post.
+ */
+export function joinedPinsSql(): string {
+  const pinColumns = CURATED_TABLES.pins.columns.map((c) => `p.${c}`).join(', ');
+  const g = new Set(['event_time', 'latitude', 'longitude', 'coordinates', 'country']);
+  const joined = JOINED_COLUMNS.map((c) => (g.has(c) ? `g.${c}` : `u.${c}`)).join(', ');
+  return `SELECT ${pinColumns}, ${joined}, g.ind IS NOT NULL AS has_geo, u.ind IS NOT NULL AS has_user
+    FROM pins p LEFT JOIN geo g ON g.ind = p.ind LEFT JOIN users u ON u.ind = p.ind
+    ORDER BY p.${CURATED_TABLES.pins.orderBy.split(', ').join(', p.')}`;
+}
+
+/** The post: a pin with where and by whom it was posted (it has both), in joined_pins' order. */
 export function postsSql(date: string): string {
-  return `SELECT p.*, g.event_time, g.latitude, g.longitude, g.coordinates, g.country, u.user_name, u.age, u.date_joined, DATE ${quote(date)} AS dt
-    FROM pins p JOIN geo g USING (ind) JOIN users u USING (ind)`;
+  return `SELECT * EXCLUDE (has_geo, has_user), DATE ${quote(date)} AS dt FROM joined_pins WHERE has_geo AND has_user`;
 }
 
 export function copyToParquetSql(select: string, path: string): string {
@@ -254,7 +280,12 @@ export function copyToParquetSql(select: string, path: string): string {
   return `COPY (${select}) TO ${quote(path)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3, ROW_GROUP_SIZE 122880)`;
 }
 
+/**
+ * The rows of a curated file in its order. pins and posts come from joined_pins, which is stored
+ * sorted: a plain scan keeps that order (preserve_insertion_order), so they are not sorted again.
+ */
 export function curatedSelect(table: CuratedTable): string {
   const { columns, orderBy } = CURATED_TABLES[table];
+  if (table === 'pins' || table === 'posts') return `SELECT ${columns.join(', ')} FROM ${table === 'pins' ? 'joined_pins' : 'posts'}`;
   return `SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${orderBy}`;
 }

@@ -242,3 +242,43 @@ describe('transformDay cleaning rules', () => {
     expect(stats.joins).toEqual({ pins_without_geo: 0, pins_without_user: 0 });
   });
 });
+
+describe('transformDay file order', () => {
+  it('writes pins and posts sorted by (ind, unique_id) and geo and users by ind, whatever the lake order', async () => {
+    // Keys deliberately out of order against the offsets, several pins per ind, spread over many
+    // objects and two partitions so that both threads read; a pin without geo stays out of posts.
+    const count = 6000;
+    const ind = (n: number): number => (n * 7919) % 1500;
+    const pinObjects: RawObject[] = [];
+    const geoObjects: RawObject[] = [];
+    const userObjects: RawObject[] = [];
+    for (let partition = 0; partition < 2; partition++) {
+      for (let start = 0; start < count / 2; start += 500) {
+        const numbers = Array.from({ length: 500 }, (_, i) => partition * (count / 2) + start + i);
+        pinObjects.push(object('pin', partition, start, numbers.map((n) => pin(ind(n), { unique_id: `id-${(n * 104729) % 999983}` }))));
+      }
+    }
+    const inds = [...new Set(Array.from({ length: count }, (_, n) => ind(n)))].filter((i) => i !== 42);
+    geoObjects.push(object('geo', 0, 0, inds.map((i) => geo(i, '2031-01-05 03:00:00', 1, 2, `C${i % 5}`))));
+    userObjects.push(object('user', 0, 0, inds.map((i) => user(i, 'A', 'B', 30, '2020-01-01 00:00:00'))));
+    const dir = await mkdtemp(join(tmpdir(), 'pinpipe-transform-order-'));
+    try {
+      const rawFiles = await writeLocalObjects(join(dir, 'lake'), [...pinObjects, ...geoObjects, ...userObjects]);
+      const out = await transformDay(db.connection, { date: DATE, rawFiles, pastPostFiles: [], outDir: dir });
+      const byIndThenId = (a: Record<string, unknown>, b: Record<string, unknown>): number =>
+        (a.ind as number) - (b.ind as number) || (String(a.unique_id) < String(b.unique_id) ? -1 : String(a.unique_id) > String(b.unique_id) ? 1 : 0);
+      const pins = await readParquet(out.files.pins as string, 'SELECT ind, unique_id FROM t');
+      expect(pins).toHaveLength(count);
+      expect(pins).toEqual([...pins].sort(byIndThenId));
+      const posts = await readParquet(out.files.posts as string, 'SELECT ind, unique_id FROM t');
+      expect(posts.length).toBe(count - pins.filter((p) => p.ind === 42).length);
+      expect(posts).toEqual([...posts].sort(byIndThenId));
+      expect(posts.some((p) => p.ind === 42)).toBe(false);
+      const geoInds = (await readParquet(out.files.geo as string, 'SELECT ind FROM t')).map((r) => r.ind as number);
+      expect(geoInds).toEqual([...geoInds].sort((a, b) => a - b));
+      expect(out.stats.joins.pins_without_geo).toBe(pins.filter((p) => p.ind === 42).length);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

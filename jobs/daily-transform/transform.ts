@@ -5,7 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { PLACEHOLDERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js';
 import { createTableSql, rows, run, scalar } from './duckdb.js';
 import { historySql, METRICS, metricTable } from './metrics-sql.js';
-import { copyToParquetSql, CURATED_TABLE_NAMES, curatedSelect, DEDUPE, dedupeSql, postsSql, stageSql, winnersSql, type ReadMode } from './sql.js';
+import { copyToParquetSql, CURATED_TABLE_NAMES, curatedSelect, DEDUPE, dedupeSql, joinedPinsSql, postsSql, stageSql, winnersSql, type ReadMode } from './sql.js';
 import type { RejectedSample, TableStats, TransformOutput, TransformStats } from './types.js';
 
 /** How many rejected lines the report quotes. */
@@ -57,13 +57,19 @@ export async function transformDay(db: DuckDBConnection, input: TransformInput):
     }
   }
 
-  step('dedupe and join');
+  step('dedupe');
   for (const table of ['pins', 'geo', 'users'] as const) {
     await run(db, createTableSql(`winners_${table}`, winnersSql(table)));
     await run(db, `CREATE OR REPLACE VIEW ${table} AS ${dedupeSql(table)}`);
   }
-  // A view too: each use (the Parquet file, the history, a count) joins again, which costs less
-  // than holding a second copy of the day's widest rows in memory.
+  // Everything the report reads from the wide pin stage is counted before it is dropped, so the
+  // sorted join below and the writes after it have the memory to themselves.
+  step('count stages');
+  const staged = await measureStages(db);
+  step('join and sort pins');
+  await run(db, createTableSql('joined_pins', joinedPinsSql()));
+  await run(db, 'DROP VIEW pins');
+  await run(db, 'DROP TABLE stage_pin');
   await run(db, `CREATE OR REPLACE VIEW posts AS ${postsSql(input.date)}`);
 
   const files: Record<string, string> = {};
@@ -84,13 +90,19 @@ export async function transformDay(db: DuckDBConnection, input: TransformInput):
     metricRows[metric.name] = await scalar(db, `SELECT count(*) FROM ${table}`);
   }
 
-  const stats = await measure(db, input, metricRows);
+  const stats = await measure(db, input, staged, metricRows);
   stats.input.read_mode = readMode;
   if (Object.keys(fastReadError).length > 0) stats.input.fast_read_error = fastReadError;
   return { files, stats };
 }
 
-async function measure(db: DuckDBConnection, input: TransformInput, metricRows: Record<string, number>): Promise<TransformStats> {
+type StageStats = Pick<TransformStats, 'rejected' | 'placeholders_replaced' | 'invalid_values_nulled'> & {
+  lines: Record<RecordType, number>;
+  rowsIn: Record<'pins' | 'geo' | 'users', number>;
+};
+
+/** What the report takes from the stage tables: lines in, rejections, placeholders, rows in. */
+async function measureStages(db: DuckDBConnection): Promise<StageStats> {
   const lines = byType(() => 0);
   const rejectedByType = byType(() => 0);
   for (const type of RECORD_TYPES) {
@@ -113,14 +125,10 @@ async function measure(db: DuckDBConnection, input: TransformInput, metricRows: 
     (r): RejectedSample => ({ type: r.type, object: r.object_name, offset: r.source_offset === null ? null : Number(r.source_offset), reason: r.reject_reason, line: r.rejected_line }),
   );
 
-  const tables: Record<string, TableStats> = {};
+  const rowsIn = { pins: 0, geo: 0, users: 0 };
   for (const table of ['pins', 'geo', 'users'] as const) {
-    const rowsIn = await scalar(db, `SELECT count(*) FROM stage_${DEDUPE[table].stage} WHERE reject_reason IS NULL`);
-    const rowsOut = await scalar(db, `SELECT count(*) FROM ${table}`);
-    tables[table] = { rows_in: rowsIn, rows_out: rowsOut, duplicates_dropped: rowsIn - rowsOut };
+    rowsIn[table] = await scalar(db, `SELECT count(*) FROM stage_${DEDUPE[table].stage} WHERE reject_reason IS NULL`);
   }
-  const posts = await scalar(db, 'SELECT count(*) FROM posts');
-  tables.posts = { rows_in: posts, rows_out: posts, duplicates_dropped: 0 };
 
   const fields = Object.keys(PLACEHOLDERS);
   const counted = (
@@ -132,23 +140,40 @@ async function measure(db: DuckDBConnection, input: TransformInput, metricRows: 
        FROM stage_pin WHERE reject_reason IS NULL`,
     )
   )[0] as Record<string, number>;
-  const placeholders = Object.fromEntries(fields.map((f) => [f, counted[f] ?? 0]));
   const badAge = await scalar(db, 'SELECT count(*) FROM stage_user WHERE reject_reason IS NULL AND bad_age');
-
   return {
-    input: { objects: byType((t) => input.rawFiles[t].length), lines, read_mode: byType((): ReadMode => 'fast') },
+    lines,
+    rowsIn,
     rejected: { total: Object.values(rejectedByType).reduce((a, b) => a + b, 0), by_type: rejectedByType, by_reason: byReason, samples },
-    tables,
-    joins: {
-      pins_without_geo: await scalar(db, 'SELECT count(*) FROM pins ANTI JOIN geo USING (ind)'),
-      pins_without_user: await scalar(db, 'SELECT count(*) FROM pins ANTI JOIN users USING (ind)'),
-    },
-    placeholders_replaced: placeholders,
+    placeholders_replaced: Object.fromEntries(fields.map((f) => [f, counted[f] ?? 0])),
     invalid_values_nulled: {
       follower_count: counted.follower_count_unreadable ?? 0,
       is_image_or_video: counted.is_image_or_video_unknown ?? 0,
       age: badAge,
     },
+  };
+}
+
+async function measure(db: DuckDBConnection, input: TransformInput, staged: StageStats, metricRows: Record<string, number>): Promise<TransformStats> {
+  const tables: Record<string, TableStats> = {};
+  for (const table of ['pins', 'geo', 'users'] as const) {
+    // One winner per key: the winners table's size is the table's row count.
+    const rowsOut = await scalar(db, `SELECT count(*) FROM winners_${table}`);
+    tables[table] = { rows_in: staged.rowsIn[table], rows_out: rowsOut, duplicates_dropped: staged.rowsIn[table] - rowsOut };
+  }
+  const posts = await scalar(db, 'SELECT count(*) FROM posts');
+  tables.posts = { rows_in: posts, rows_out: posts, duplicates_dropped: 0 };
+
+  return {
+    input: { objects: byType((t) => input.rawFiles[t].length), lines: staged.lines, read_mode: byType((): ReadMode => 'fast') },
+    rejected: staged.rejected,
+    tables,
+    joins: {
+      pins_without_geo: await scalar(db, 'SELECT count(*) FROM joined_pins WHERE NOT has_geo'),
+      pins_without_user: await scalar(db, 'SELECT count(*) FROM joined_pins WHERE NOT has_user'),
+    },
+    placeholders_replaced: staged.placeholders_replaced,
+    invalid_values_nulled: staged.invalid_values_nulled,
     metrics: {
       history_days: input.pastPostFiles.length + 1,
       history_posts: await scalar(db, 'SELECT count(*) FROM history'),
@@ -156,4 +181,3 @@ async function measure(db: DuckDBConnection, input: TransformInput, metricRows: 
     },
   };
 }
-
