@@ -87,6 +87,17 @@ describe('lake lines', () => {
     expect(JSON.parse(decoded.line).record).toEqual(JSON.parse(raw));
   });
 
+  it('parse a value that ingest did not stamp, and put a multi-line one on one line', () => {
+    const unstamped = { ...record(3, T0, Buffer.from('  {"ind":3}  ')), headers: {} };
+    expect(toLakeLine(unstamped)).toEqual({
+      ok: true,
+      line: `{"topic":"pinterest.geo.v1","partition":2,"offset":3,"timestamp":${T0},"ingest_time":null,"event_id":null,"key":"3","record":{"ind":3}}`,
+    });
+    const pretty = toLakeLine(record(4, T0, Buffer.from('{\n  "ind": 4,\n  "name": "é"\n}')));
+    expect(pretty.ok && pretty.line.endsWith(`"event_id":"e4","key":"4","record":{"ind":4,"name":"é"}}`)).toBe(true);
+    expect(toLakeLine({ ...record(5, T0, Buffer.from('{"ind":5}')), key: 'k"\u2028', headers: {} })).toMatchObject({ line: expect.stringContaining(`"key":${JSON.stringify('k"\u2028')},`) });
+  });
+
   it('refuse what is not a UTF-8 JSON object, with the reason', () => {
     expect(toLakeLine(record(1, T0, Buffer.from([0xff, 0xfe])))).toEqual({ ok: false, reason: 'value is not valid UTF-8' });
     expect(toLakeLine(record(1, T0, Buffer.from('{oops')))).toEqual({ ok: false, reason: 'value is not valid JSON' });

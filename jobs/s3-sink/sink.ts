@@ -49,7 +49,12 @@ export class Sink {
   /** Adds a fetched batch (records of one topic-partition, in offset order). */
   handleBatch(records: readonly SinkRecord[]): Promise<void> {
     return this.serial(async () => {
-      for (const record of records) await this.writerFor(record.topic, record.partition).add(record);
+      let writer: PartitionWriter | undefined;
+      for (const record of records) {
+        if (writer?.topic !== record.topic || writer.partition !== record.partition) writer = this.writerFor(record.topic, record.partition);
+        const rotating = writer.add(record);
+        if (rotating) await rotating;
+      }
       await this.relieveMemory();
     });
   }
