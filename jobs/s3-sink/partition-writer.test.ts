@@ -7,7 +7,7 @@ import { createLogger } from '../lib/logger.js';
 import { parseObjectKey } from '../lib/lake.js';
 import { ndjsonGzip, toLakeLine } from './format.js';
 import { PartitionWriter } from './partition-writer.js';
-import { Sink } from './sink.js';
+import { Sink, allOrFirstError } from './sink.js';
 import type { FlushLimits, ObjectStore, SinkRecord } from './types.js';
 
 /** An object store with S3's conditional-put semantics, in memory. */
@@ -300,6 +300,21 @@ describe('sink', () => {
     await sink.flushAll();
     expect(sink.bufferedBytes).toBe(0);
     expect(store.rawOffsets()).toHaveLength(120);
+  });
+
+  it('waits for every flush before reporting the first failure', async () => {
+    const finished: string[] = [];
+    const later = (name: string, ms: number, fail = false) =>
+      new Promise<void>((resolve, reject) =>
+        setTimeout(() => {
+          finished.push(name);
+          if (fail) reject(new Error(name));
+          else resolve();
+        }, ms),
+      );
+    await expect(allOrFirstError([later('slow', 30), later('fails', 1, true), later('fails too', 10, true)])).rejects.toThrow('fails');
+    expect(finished).toEqual(['fails', 'fails too', 'slow']);
+    await expect(allOrFirstError([later('a', 1), later('b', 2)])).resolves.toBeUndefined();
   });
 
   it('forgets uncommitted buffers on reset, and the redelivery lands once', async () => {
