@@ -1,4 +1,8 @@
-/** Bytes a new chunk holds; a line longer than this gets a chunk of its own size. */
+/**
+ * Chunks start small, so a partition with a trickle of records holds little, and double up to
+ * the largest size; a line longer than that gets a chunk of its own size.
+ */
+const FIRST_CHUNK_BYTES = 64 * 1024;
 const CHUNK_BYTES = 1024 * 1024;
 
 /**
@@ -26,7 +30,8 @@ export class LineBuffer {
       this.chunks[this.chunks.length - 1] = this.current.subarray(0, this.used);
       this.sealed += this.used;
     }
-    this.current = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes));
+    const size = Math.min(CHUNK_BYTES, FIRST_CHUNK_BYTES * 2 ** this.chunks.length);
+    this.current = Buffer.allocUnsafeSlow(Math.max(size, bytes));
     this.chunks.push(this.current);
     this.used = 0;
   }
