@@ -4,6 +4,8 @@
  * exported (make bench does both). Prints one JSON object.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { RECORD_HEADERS } from '../jobs/lib/contracts.js';
 import { createKafka, ensureTopics } from '../jobs/lib/kafka.js';
@@ -30,6 +32,16 @@ const topics = ['pin', 'geo', 'user'].map((t) => `bench-sink-${t}-${stamp}`);
 
 function peakRssMb(pid: number): number {
   return Math.round(procStatusKb(pid, 'VmHWM') / 1024);
+}
+
+/** User plus system CPU seconds the process has used so far (/proc/<pid>/stat, 100 ticks a second). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 async function fill(): Promise<{ records: number; bytes: number }> {
@@ -78,20 +90,25 @@ async function sinkRun(records: number) {
   const started = performance.now();
   let firstCommitAt: number | undefined;
   let firstCommitted = 0;
+  let firstCommitCpu = 0;
   let rss = 0;
+  const pid = job.child.pid as number;
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
-    rss = Math.max(rss, peakRssMb(job.child.pid as number));
+    rss = Math.max(rss, peakRssMb(pid));
     const done = await committedTotal(groupId);
     if (done > 0 && firstCommitAt === undefined) {
       firstCommitAt = performance.now();
       firstCommitted = done;
+      firstCommitCpu = cpuSeconds(pid);
     }
     if (done >= records) break;
     if (performance.now() - started > 600_000) throw new Error(`sink did not finish: ${done} of ${records}`);
   }
   const finished = performance.now();
-  rss = Math.max(rss, peakRssMb(job.child.pid as number));
+  const cpu = cpuSeconds(pid);
+  const load1m = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+  rss = Math.max(rss, peakRssMb(pid));
   await job.stop();
   const steadySeconds = (finished - (firstCommitAt as number)) / 1000;
   return {
@@ -99,6 +116,11 @@ async function sinkRun(records: number) {
     eventsPerSecondIncludingStartup: Math.round(records / ((finished - started) / 1000)),
     eventsPerSecondSteady: steadySeconds > 0 ? Math.round((records - firstCommitted) / steadySeconds) : null,
     peakRssMb: rss,
+    // CPU of the sink process (all threads: main, gzip pool, GC) per event: the figure that stays
+    // comparable when other work shares the cores; the steady one leaves out start-up.
+    cpuMicrosPerEvent: Math.round((cpu / records) * 1e7) / 10,
+    cpuMicrosPerEventSteady: records > firstCommitted ? Math.round(((cpu - firstCommitCpu) / (records - firstCommitted)) * 1e7) / 10 : null,
+    loadAverage1m: load1m,
   };
 }
 

@@ -7,7 +7,7 @@ import { createLogger } from '../lib/logger.js';
 import { parseObjectKey } from '../lib/lake.js';
 import { ndjsonGzip, toLakeLine } from './format.js';
 import { PartitionWriter } from './partition-writer.js';
-import { Sink } from './sink.js';
+import { Sink, allOrFirstError } from './sink.js';
 import type { FlushLimits, ObjectStore, SinkRecord } from './types.js';
 
 /** An object store with S3's conditional-put semantics, in memory. */
@@ -85,6 +85,17 @@ describe('lake lines', () => {
       `{"topic":"pinterest.geo.v1","partition":2,"offset":7,"timestamp":${T0},"ingest_time":${T0 + 5},"event_id":"e7","key":"7","record":${raw}}`,
     );
     expect(JSON.parse(decoded.line).record).toEqual(JSON.parse(raw));
+  });
+
+  it('parse a value that ingest did not stamp, and put a multi-line one on one line', () => {
+    const unstamped = { ...record(3, T0, Buffer.from('  {"ind":3}  ')), headers: {} };
+    expect(toLakeLine(unstamped)).toEqual({
+      ok: true,
+      line: `{"topic":"pinterest.geo.v1","partition":2,"offset":3,"timestamp":${T0},"ingest_time":null,"event_id":null,"key":"3","record":{"ind":3}}`,
+    });
+    const pretty = toLakeLine(record(4, T0, Buffer.from('{\n  "ind": 4,\n  "name": "é"\n}')));
+    expect(pretty.ok && pretty.line.endsWith(`"event_id":"e4","key":"4","record":{"ind":4,"name":"é"}}`)).toBe(true);
+    expect(toLakeLine({ ...record(5, T0, Buffer.from('{"ind":5}')), key: 'k"\u2028', headers: {} })).toMatchObject({ line: expect.stringContaining(`"key":${JSON.stringify('k"\u2028')},`) });
   });
 
   it('refuse what is not a UTF-8 JSON object, with the reason', () => {
@@ -289,6 +300,21 @@ describe('sink', () => {
     await sink.flushAll();
     expect(sink.bufferedBytes).toBe(0);
     expect(store.rawOffsets()).toHaveLength(120);
+  });
+
+  it('waits for every flush before reporting the first failure', async () => {
+    const finished: string[] = [];
+    const later = (name: string, ms: number, fail = false) =>
+      new Promise<void>((resolve, reject) =>
+        setTimeout(() => {
+          finished.push(name);
+          if (fail) reject(new Error(name));
+          else resolve();
+        }, ms),
+      );
+    await expect(allOrFirstError([later('slow', 30), later('fails', 1, true), later('fails too', 10, true)])).rejects.toThrow('fails');
+    expect(finished).toEqual(['fails', 'fails too', 'slow']);
+    await expect(allOrFirstError([later('a', 1), later('b', 2)])).resolves.toBeUndefined();
   });
 
   it('forgets uncommitted buffers on reset, and the redelivery lands once', async () => {

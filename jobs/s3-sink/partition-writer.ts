@@ -1,15 +1,82 @@
 import { gzipSync } from 'node:zlib';
 import { dlqObjectKey, rawObjectKey } from '../lib/lake.js';
 import type { ObjectFormat } from './format.js';
-import { toDeadLetterLine, toLakeLine } from './format.js';
+import { appendLakeLine, isRejection, lakeRecordBody, toDeadLetterLine } from './format.js';
+import { LineBuffer } from './line-buffer.js';
 import type { CommitFn, FlushLimits, FlushReason, ObjectStore, SinkRecord } from './types.js';
 
-interface Entry {
+interface DeadLetter {
   offset: number;
   timestampMs: number;
-  /** The lake line, or undefined for a dead letter. */
-  line?: string;
-  deadLetter?: string;
+  line: string;
+}
+
+/**
+ * Records gathered for one object: the lake lines of the decodable ones as bytes, each line's
+ * offset and start, and the dead letters. No object per record, so a full buffer costs the
+ * garbage collector nearly nothing.
+ */
+class Gathered {
+  readonly lines = new LineBuffer();
+  /** Offsets of the lines, ascending. */
+  readonly offsets: number[] = [];
+  /** Where each line starts in `lines`. */
+  readonly starts: number[] = [];
+  /** Record time of the first line: every line of a buffer has the same record hour. */
+  firstTimestampMs = 0;
+  readonly dead: DeadLetter[] = [];
+  /** The highest offset held, line or dead letter; -1 when empty. */
+  lastOffset = -1;
+
+  get records(): number {
+    return this.offsets.length + this.dead.length;
+  }
+
+  add(record: SinkRecord, body: Buffer | string): void {
+    if (this.offsets.length === 0) this.firstTimestampMs = record.timestampMs;
+    this.offsets.push(record.offset);
+    this.starts.push(this.lines.length);
+    appendLakeLine(this.lines, record, body);
+    this.lastOffset = record.offset;
+  }
+
+  addDead(record: SinkRecord, reason: string): void {
+    this.dead.push({ offset: record.offset, timestampMs: record.timestampMs, line: toDeadLetterLine(record, reason) });
+    this.lastOffset = record.offset;
+  }
+
+  /** Index of the first line after `offset` (offsets.length when none). */
+  firstAfter(offset: number): number {
+    let low = 0;
+    let high = this.offsets.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((this.offsets[mid] as number) > offset) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+
+  /** A copy holding only what follows `offset`. */
+  after(offset: number): Gathered {
+    const rest = new Gathered();
+    const from = this.firstAfter(offset);
+    if (from < this.offsets.length) {
+      const base = this.starts[from] as number;
+      for (const view of this.lines.views(base)) {
+        rest.lines.reserve(view.length);
+        rest.lines.writeBytes(view);
+      }
+      for (let i = from; i < this.offsets.length; i += 1) {
+        rest.offsets.push(this.offsets[i] as number);
+        rest.starts.push((this.starts[i] as number) - base);
+      }
+      rest.firstTimestampMs = this.firstTimestampMs;
+    }
+    for (const d of this.dead) if (d.offset > offset) rest.dead.push(d);
+    rest.lastOffset = this.lastOffset > offset ? this.lastOffset : -1;
+    return rest;
+  }
 }
 
 export interface FlushOutcome {
@@ -38,7 +105,7 @@ export interface PartitionWriterDeps {
 
 /** A buffer handed over to be written: in flight, or failed and waiting to be retried. */
 interface PendingFlush {
-  entries: Entry[];
+  gathered: Gathered;
   reason: FlushReason;
   bytes: number;
   run: Promise<void> | undefined;
@@ -61,9 +128,7 @@ interface PendingFlush {
  * pending with its records and is retried before anything newer is written.
  */
 export class PartitionWriter {
-  private entries: Entry[] = [];
-  private bytes = 0;
-  private goodRecords = 0;
+  private gathered = new Gathered();
   private bucket: number | undefined;
   private openedAt = 0;
   private lastAppendAt = 0;
@@ -79,49 +144,63 @@ export class PartitionWriter {
 
   /** Bytes held in memory: the open buffer and a pending write. */
   get bufferedBytes(): number {
-    return this.bytes + (this.pending?.bytes ?? 0);
+    return this.gathered.lines.length + (this.pending?.bytes ?? 0);
   }
 
   get bufferedRecords(): number {
-    return this.entries.length + (this.pending?.entries.length ?? 0);
+    return this.gathered.records + (this.pending?.gathered.records ?? 0);
   }
 
   /**
    * Adds a record, rotating first when it starts a new hour and after when a size limit is hit.
-   * Rejects when the previous write of this partition failed again; the record is then kept.
+   * Returns a promise only when it rotates (the hot path allocates none). Rejects when the
+   * previous write of this partition failed again; the record is then kept.
    */
-  async add(record: SinkRecord): Promise<void> {
-    if (this.nextOffset !== undefined && record.offset < this.nextOffset) return;
-    const decoded = toLakeLine(record);
-    if (decoded.ok) {
-      const bucket = bucketOf(record.timestampMs);
-      if (this.bucket !== undefined && bucket !== this.bucket) {
-        await this.rotate('hour');
-        // The previous write may have learnt that this record is already in the lake.
-        if (this.nextOffset !== undefined && record.offset < this.nextOffset) return;
-      }
-      this.bucket ??= bucket;
-      this.goodRecords += 1;
-      this.bytes += decoded.line.length + 1;
-      this.push({ offset: record.offset, timestampMs: record.timestampMs, line: decoded.line });
-    } else {
-      this.push({ offset: record.offset, timestampMs: record.timestampMs, deadLetter: toDeadLetterLine(record, decoded.reason) });
+  add(record: SinkRecord): Promise<void> | undefined {
+    if (this.nextOffset !== undefined && record.offset < this.nextOffset) return undefined;
+    const body = lakeRecordBody(record);
+    if (isRejection(body)) {
+      this.touch();
+      this.gathered.addDead(record, body.reason);
+      this.nextOffset = record.offset + 1;
+      return this.rotateIfFull();
     }
-    this.nextOffset = record.offset + 1;
-    const { maxRecords, maxBytes } = this.deps.limits;
-    const reason: FlushReason | undefined = this.goodRecords >= maxRecords ? 'records' : this.bytes >= maxBytes ? 'bytes' : undefined;
-    if (reason) await this.rotate(reason);
+    const bucket = bucketOf(record.timestampMs);
+    if (this.bucket !== undefined && bucket !== this.bucket) return this.addAfterHour(record, body, bucket);
+    this.append(record, body, bucket);
+    return this.rotateIfFull();
   }
 
-  private push(entry: Entry): void {
-    if (this.entries.length === 0) this.openedAt = this.deps.now();
-    this.lastAppendAt = this.deps.now();
-    this.entries.push(entry);
+  private async addAfterHour(record: SinkRecord, body: Buffer | string, bucket: number): Promise<void> {
+    await this.rotate('hour');
+    // The previous write may have learnt that this record is already in the lake.
+    if (this.nextOffset !== undefined && record.offset < this.nextOffset) return;
+    this.append(record, body, bucket);
+    await this.rotateIfFull();
+  }
+
+  private append(record: SinkRecord, body: Buffer | string, bucket: number): void {
+    this.bucket ??= bucket;
+    this.touch();
+    this.gathered.add(record, body);
+    this.nextOffset = record.offset + 1;
+  }
+
+  private rotateIfFull(): Promise<void> | undefined {
+    const { maxRecords, maxBytes } = this.deps.limits;
+    const reason: FlushReason | undefined = this.gathered.offsets.length >= maxRecords ? 'records' : this.gathered.lines.length >= maxBytes ? 'bytes' : undefined;
+    return reason ? this.rotate(reason) : undefined;
+  }
+
+  private touch(): void {
+    const now = this.deps.now();
+    if (this.gathered.records === 0) this.openedAt = now;
+    this.lastAppendAt = now;
   }
 
   /** The time-based reason to flush now, if any. */
   due(): FlushReason | undefined {
-    if (this.entries.length === 0) return undefined;
+    if (this.gathered.records === 0) return undefined;
     const now = this.deps.now();
     if (now - this.lastAppendAt >= this.deps.limits.idleMs) return 'idle';
     if (now - this.openedAt >= this.deps.limits.maxAgeMs) return 'age';
@@ -134,11 +213,9 @@ export class PartitionWriter {
    */
   async rotate(reason: FlushReason): Promise<void> {
     await this.settle();
-    if (this.entries.length === 0) return;
-    const pending: PendingFlush = { entries: this.entries, reason, bytes: this.bytes, run: undefined };
-    this.entries = [];
-    this.bytes = 0;
-    this.goodRecords = 0;
+    if (this.gathered.records === 0) return;
+    const pending: PendingFlush = { gathered: this.gathered, reason, bytes: this.gathered.lines.length, run: undefined };
+    this.gathered = new Gathered();
     this.bucket = undefined;
     this.pending = pending;
     pending.run = this.startWrite(pending);
@@ -159,7 +236,7 @@ export class PartitionWriter {
   }
 
   private startWrite(pending: PendingFlush): Promise<void> {
-    const run = this.write(pending.entries, pending.reason).then(
+    const run = this.write(pending.gathered, pending.reason).then(
       (outcome) => {
         if (this.pending === pending) this.pending = undefined;
         this.learn(outcome.nextOffset - 1, outcome.conflict);
@@ -176,47 +253,45 @@ export class PartitionWriter {
     return run;
   }
 
-  /** Writes entries as one raw object (plus a dead-letter object per undecodable record) and commits. */
-  private async write(entries: Entry[], reason: FlushReason): Promise<FlushOutcome> {
+  /** Writes the lines as one raw object (plus a dead-letter object per undecodable record) and commits. */
+  private async write(gathered: Gathered, reason: FlushReason): Promise<FlushOutcome> {
     const started = performance.now();
-    const last = entries[entries.length - 1] as Entry;
-    let end = last.offset;
+    let end = gathered.lastOffset;
     let conflict = false;
     let objects = 0;
     let bytes = 0;
 
-    const dead = entries.filter((e) => e.deadLetter !== undefined);
-    for (const entry of dead) {
+    for (const entry of gathered.dead) {
       // One object per dead letter, named by its own offset: rewriting it is harmless.
-      const body = gzipSync(`${entry.deadLetter}\n`);
+      const body = gzipSync(`${entry.line}\n`);
       const key = dlqObjectKey({ topic: this.topic, partition: this.partition, startOffset: entry.offset, recordTimeMs: entry.timestampMs });
       await this.deps.store.putIfAbsent(key, body, entry.offset, 1);
       objects += 1;
       bytes += body.length;
     }
 
-    // Good records become one object; when a crashed run or a zombie already wrote an object of
+    // The lines become one object; when a crashed run or a zombie already wrote an object of
     // that name, the stored one wins and what follows its end goes into the next object.
-    let good = entries.filter((e) => e.line !== undefined);
+    const { offsets, starts } = gathered;
+    let from = 0;
     let records = 0;
-    while (good.length > 0) {
-      const first = good[0] as Entry;
-      const lastGood = good[good.length - 1] as Entry;
-      const body = await this.deps.format.encode(good.map((e) => e.line as string));
-      const key = rawObjectKey({ topic: this.topic, partition: this.partition, startOffset: first.offset, recordTimeMs: first.timestampMs });
-      const result = await this.deps.store.putIfAbsent(key, body, end, good.length);
+    while (from < offsets.length) {
+      const lastGood = offsets[offsets.length - 1] as number;
+      const body = await this.deps.format.encode(gathered.lines.views(starts[from]));
+      const key = rawObjectKey({ topic: this.topic, partition: this.partition, startOffset: offsets[from] as number, recordTimeMs: gathered.firstTimestampMs });
+      const result = await this.deps.store.putIfAbsent(key, body, end, offsets.length - from);
       if (result.created) {
         objects += 1;
         bytes += body.length;
-        records += good.length;
+        records += offsets.length - from;
         break;
       }
       conflict = true;
-      if (result.endOffset >= lastGood.offset) {
+      if (result.endOffset >= lastGood) {
         end = Math.max(end, result.endOffset);
         break;
       }
-      good = good.filter((e) => e.offset > result.endOffset);
+      from = gathered.firstAfter(result.endOffset);
     }
 
     const nextOffset = end + 1;
@@ -227,7 +302,7 @@ export class PartitionWriter {
       conflict,
       objects,
       records,
-      deadLetters: dead.length,
+      deadLetters: gathered.dead.length,
       bytes,
       seconds: (performance.now() - started) / 1000,
     };
@@ -235,25 +310,19 @@ export class PartitionWriter {
 
   /** After a write: the lake holds every offset up to `end`; a conflict may reach into the buffer. */
   private learn(end: number, conflict: boolean): void {
-    if (conflict && this.entries.some((e) => e.offset <= end)) this.trimThrough(end);
+    if (conflict && this.gathered.records > 0 && Math.min(this.gathered.offsets[0] ?? Infinity, this.gathered.dead[0]?.offset ?? Infinity) <= end) this.trimThrough(end);
     if (this.nextOffset === undefined || this.nextOffset < end + 1) this.nextOffset = end + 1;
   }
 
   /** Drops what the lake now holds; anything after `end` starts the next object. */
   private trimThrough(end: number): void {
-    const rest = this.entries.filter((e) => e.offset > end);
-    this.entries = [];
-    this.bytes = 0;
-    this.goodRecords = 0;
-    this.bucket = undefined;
+    this.gathered = this.gathered.after(end);
+    this.bucket = this.gathered.offsets.length > 0 ? bucketOf(this.gathered.firstTimestampMs) : undefined;
     if (this.nextOffset === undefined || this.nextOffset < end + 1) this.nextOffset = end + 1;
-    for (const entry of rest) {
-      if (entry.line !== undefined) {
-        this.bucket ??= bucketOf(entry.timestampMs);
-        this.goodRecords += 1;
-        this.bytes += entry.line.length + 1;
-      }
-      this.push(entry);
+    if (this.gathered.records > 0) {
+      const now = this.deps.now();
+      this.openedAt = now;
+      this.lastAppendAt = now;
     }
   }
 }

@@ -49,7 +49,12 @@ export class Sink {
   /** Adds a fetched batch (records of one topic-partition, in offset order). */
   handleBatch(records: readonly SinkRecord[]): Promise<void> {
     return this.serial(async () => {
-      for (const record of records) await this.writerFor(record.topic, record.partition).add(record);
+      let writer: PartitionWriter | undefined;
+      for (const record of records) {
+        if (writer?.topic !== record.topic || writer.partition !== record.partition) writer = this.writerFor(record.topic, record.partition);
+        const rotating = writer.add(record);
+        if (rotating) await rotating;
+      }
       await this.relieveMemory();
     });
   }
@@ -67,7 +72,7 @@ export class Sink {
   /** Lands everything buffered (graceful shutdown). */
   flushAll(reason: FlushReason = 'shutdown'): Promise<void> {
     return this.serial(async () => {
-      for (const writer of this.writers.values()) await writer.flush(reason);
+      await allOrFirstError([...this.writers.values()].map((writer) => writer.flush(reason)));
     });
   }
 
@@ -95,11 +100,15 @@ export class Sink {
     let total = this.bufferedBytes;
     if (total > this.options.maxBufferBytes) {
       const largestFirst = [...this.writers.values()].sort((a, b) => b.bufferedBytes - a.bufferedBytes);
+      const chosen: PartitionWriter[] = [];
       for (const writer of largestFirst) {
         if (total <= this.options.maxBufferBytes / 2) break;
         total -= writer.bufferedBytes;
-        await writer.flush('memory');
+        chosen.push(writer);
       }
+      // Written side by side (gzip on the thread pool, puts in parallel): waiting for them one
+      // after another left consumption idle for the sum of their times.
+      await allOrFirstError(chosen.map((writer) => writer.flush('memory')));
     }
     this.options.metrics?.bufferedBytes.set(this.bufferedBytes);
   }
@@ -117,4 +126,14 @@ export class Sink {
     }
     if (outcome.conflict) this.options.logger.info('object already in the lake; continuing after it', { topic, nextOffset: outcome.nextOffset });
   }
+}
+
+/**
+ * Waits for every promise, then rejects with the first failure if any. Unlike Promise.all it
+ * never returns while a flush still runs, so the lane stays the only thing touching a writer.
+ */
+export async function allOrFirstError(work: Array<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

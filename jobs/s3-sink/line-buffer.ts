@@ -1,0 +1,68 @@
+/**
+ * Chunks start small, so a partition with a trickle of records holds little, and double up to
+ * the largest size; a line longer than that gets a chunk of its own size.
+ */
+const FIRST_CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Lake lines of one partition as bytes, in chunks allocated outside the V8 heap. Holding tens of
+ * thousands of lines as JavaScript strings until their object is written made every garbage
+ * collection copy and mark them; here they are plain memory the collector never walks, and the
+ * object body is these bytes as they stand.
+ */
+export class LineBuffer {
+  private readonly chunks: Buffer[] = [];
+  private current: Buffer | undefined;
+  private used = 0;
+  /** Bytes in full chunks before the current one. */
+  private sealed = 0;
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.sealed + this.used;
+  }
+
+  /** Makes room for `bytes` more in the current chunk, so a line never straddles two chunks. */
+  reserve(bytes: number): void {
+    if (this.current !== undefined && this.current.length - this.used >= bytes) return;
+    if (this.current !== undefined) {
+      this.chunks[this.chunks.length - 1] = this.current.subarray(0, this.used);
+      this.sealed += this.used;
+    }
+    const size = Math.min(CHUNK_BYTES, FIRST_CHUNK_BYTES * 2 ** this.chunks.length);
+    this.current = Buffer.allocUnsafeSlow(Math.max(size, bytes));
+    this.chunks.push(this.current);
+    this.used = 0;
+  }
+
+  /** Writes a string as UTF-8 into the room reserved. */
+  writeString(text: string): void {
+    this.used += (this.current as Buffer).write(text, this.used, 'utf8');
+  }
+
+  /** Copies bytes into the room reserved. */
+  writeBytes(bytes: Buffer): void {
+    // TypedArray#set is a V8 builtin; Buffer#copy goes through more JavaScript per call.
+    (this.current as Buffer).set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  writeByte(byte: number): void {
+    (this.current as Buffer)[this.used] = byte;
+    this.used += 1;
+  }
+
+  /** The bytes from position `from` to the end, as views of the chunks (nothing is copied). */
+  views(from = 0): Buffer[] {
+    const out: Buffer[] = [];
+    let start = 0;
+    for (let i = 0; i < this.chunks.length; i += 1) {
+      const chunk = i === this.chunks.length - 1 ? (this.current as Buffer).subarray(0, this.used) : (this.chunks[i] as Buffer);
+      const end = start + chunk.length;
+      if (end > from) out.push(from > start ? chunk.subarray(from - start) : chunk);
+      start = end;
+    }
+    return out;
+  }
+}
