@@ -1,8 +1,9 @@
-import { Partitioners, type Admin, type Kafka, type PartitionMetadata, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type PartitionMetadata } from 'kafkajs';
 import { DependencyError } from '../lib/errors.js';
 import { ensureTopics } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
 import type { ProducerPort } from './producer-session.js';
+import type { KafkaMessage, PartitionOffset } from './types.js';
 import { withTimeout } from '../lib/timeout.js';
 
 const PROBE_TIMEOUT_MS = 3_000;
@@ -35,8 +36,12 @@ export interface KafkaState {
 
 const noop = (): void => undefined;
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** An error's message; for an aggregate of retries ("produce failed 4 times."), the last cause too. */
+export function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const causes = error instanceof AggregateError ? (error.errors as unknown[]) : [];
+  const last = causes[causes.length - 1];
+  return last === undefined ? error.message : `${error.message} (${messageOf(last)})`;
 }
 
 /**
@@ -135,11 +140,11 @@ export class KafkaGateway implements KafkaState {
   }
 
   /** One produce request: stored by all in-sync replicas, or a DependencyError. */
-  async send(topicMessages: TopicMessages[]): Promise<RecordMetadata[]> {
+  async send(messages: KafkaMessage[]): Promise<PartitionOffset[]> {
     if (this.closed) throw new DependencyError('the Kafka producer is closed (ingest is shutting down)');
     if (!this.reachable) throw new DependencyError(`Kafka is not reachable: ${this.lastError}`);
     try {
-      const metadata = await withTimeout(this.options.producer.send(topicMessages), this.options.produceTimeoutMs, 'Kafka produce');
+      const metadata = await withTimeout(this.options.producer.send(messages), this.options.produceTimeoutMs, 'Kafka produce');
       this.setReachable(true);
       return metadata;
     } catch (error) {

@@ -14,19 +14,31 @@ describe('prepareRecord', () => {
     if (!prepared.ok) throw new Error('expected ok');
     const { record } = prepared;
     expect(record).toMatchObject({ type: 'geo', topic: 'pinterest.geo.v1', partition: 0 });
-    expect(record.message).toMatchObject({ key: '42', value: JSON.stringify(geo), partition: 0, timestamp: String(Date.UTC(2020, 7, 28, 3, 52, 47)) });
-    expect(record.message.headers).toEqual({
-      [RECORD_HEADERS.eventId]: record.eventId,
-      [RECORD_HEADERS.ingestTime]: String(NOW),
-      [RECORD_HEADERS.recordType]: 'geo',
+    const { message } = record;
+    expect({ topic: message.topic, partition: message.partition, key: message.key.toString(), value: message.value.toString(), timestamp: message.timestamp }).toEqual({
+      topic: 'pinterest.geo.v1',
+      partition: 0,
+      key: '42',
+      value: JSON.stringify(geo),
+      timestamp: BigInt(Date.UTC(2020, 7, 28, 3, 52, 47)),
     });
+    expect(new Map([...message.headers].map(([k, v]) => [k.toString(), v.toString()]))).toEqual(
+      new Map([
+        [RECORD_HEADERS.eventId, record.eventId],
+        [RECORD_HEADERS.ingestTime, String(NOW)],
+        [RECORD_HEADERS.recordType, 'geo'],
+      ]),
+    );
+    // The value's size counts in bytes, not characters.
+    const wide = prepareRecord({ type: 'geo', record: { ...geo, country: 'Perú' } }, context);
+    expect(wide.ok && wide.record.bytes - record.bytes).toBe(1); // ú is two bytes, u one
     expect(record.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it('keys pins by index', () => {
     const pin = { index: 7, unique_id: 'u', title: 't', description: 'd', follower_count: '1k', tag_list: '', is_image_or_video: 'image', image_src: '', downloaded: 1, save_location: '', category: 'art' };
     const prepared = prepareRecord({ type: 'pin', record: pin } as TypedRecord, context);
-    expect(prepared.ok && prepared.record.message.key).toBe('7');
+    expect(prepared.ok && prepared.record.message.key.toString()).toBe('7');
   });
 
   it('refuses a record larger than --max-record-bytes and waits for metadata', () => {

@@ -52,7 +52,11 @@ function tooLarge(bytes: number, max: number): string {
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { kafka, batcher, metrics, maxRecordBytes } = deps;
   const now = deps.now ?? Date.now;
-  const context = (): PrepareContext => ({ now: now(), partitionFor: (topic, key) => kafka.partitionFor(topic, key), maxRecordBytes });
+  const partitionFor = (topic: string, key: string): number | undefined => kafka.partitionFor(topic, key);
+  const context = (): PrepareContext => {
+    const t = now();
+    return { now: t, nowBytes: Buffer.from(String(t)), partitionFor, maxRecordBytes };
+  };
 
   /** Hands records to the micro-batcher; resolves once Kafka stored all of them. */
   async function store(records: OutgoingRecord[]): Promise<StoredRecord[]> {

@@ -42,7 +42,7 @@ export async function runIngest(options: IngestOptions, { logger, shutdown, sign
   const metrics = createIngestMetrics(registry);
   const kafka = createKafka(options, kafkaLogger(logger));
   const gateway = new KafkaGateway(kafka, {
-    producer: new ProducerSession(kafka),
+    producer: new ProducerSession({ clientId: options.kafkaClientId, brokers: options.kafkaBrokers, requestTimeoutMs: options.produceTimeoutMs }),
     topics: Object.values(TOPICS),
     partitions: options.kafkaPartitions,
     produceTimeoutMs: options.produceTimeoutMs,
@@ -51,7 +51,7 @@ export async function runIngest(options: IngestOptions, { logger, shutdown, sign
   });
   metrics.kafkaReachable.set(0);
   const batcher = new MicroBatcher({
-    send: (topicMessages) => gateway.send(topicMessages),
+    send: (messages) => gateway.send(messages),
     maxQueuedRecords: options.maxQueuedRecords,
     maxBatchRecords: options.maxBatchRecords,
     maxPartitionBytes: Math.max(PARTITION_BATCH_BYTES, options.maxRecordBytes),
