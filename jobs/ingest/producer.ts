@@ -1,4 +1,5 @@
-import { Partitioners, type Admin, type Kafka, type PartitionMetadata } from 'kafkajs';
+import type { Admin, Kafka, PartitionMetadata } from 'kafkajs';
+import murmurhash from 'murmurhash';
 import { DependencyError } from '../lib/errors.js';
 import { ensureTopics } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
@@ -31,10 +32,18 @@ export interface KafkaState {
   /** Why not ready, for /readyz and 503 bodies. */
   reason(): string;
   /** Kafka's default (murmur2) partition of a key; undefined until metadata is loaded. */
-  partitionFor(topic: string, key: string): number | undefined;
+  partitionFor(topic: string, key: Uint8Array): number | undefined;
 }
 
 const noop = (): void => undefined;
+
+/** Seed of the murmur2 hash in Kafka's Java client (org.apache.kafka.common.utils.Utils.murmur2). */
+const KAFKA_MURMUR2_SEED = 0x9747b28c;
+
+/** Kafka's default partition of a key: positive murmur2 of its bytes modulo the partition count, as Java producers and kafkajs pick it. */
+export function kafkaPartition(key: Uint8Array, partitions: number): number {
+  return (murmurhash.v2(key, KAFKA_MURMUR2_SEED) & 0x7fffffff) % partitions;
+}
 
 /** An error's message; for an aggregate of retries ("produce failed 4 times."), the last cause too. */
 export function messageOf(error: unknown): string {
@@ -54,7 +63,6 @@ export function messageOf(error: unknown): string {
 export class KafkaGateway implements KafkaState {
   private admin: Admin | undefined;
   private readonly partitionMetadata = new Map<string, PartitionMetadata[]>();
-  private readonly partitioner = Partitioners.DefaultPartitioner();
   private topicsEnsured = false;
   private reachable = false;
   private lastError = 'not connected yet';
@@ -79,10 +87,10 @@ export class KafkaGateway implements KafkaState {
     return `Kafka not reachable: ${this.lastError}`;
   }
 
-  partitionFor(topic: string, key: string): number | undefined {
+  partitionFor(topic: string, key: Uint8Array): number | undefined {
     const partitionMetadata = this.partitionMetadata.get(topic);
     if (partitionMetadata === undefined) return undefined;
-    return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
+    return kafkaPartition(key, partitionMetadata.length);
   }
 
   /** Creates the topics and loads their metadata in the background, then keeps probing. */

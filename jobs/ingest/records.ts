@@ -35,7 +35,7 @@ export interface PrepareContext {
   now: number;
   /** `now` as header bytes, when the caller prepares many records with one context. */
   nowBytes?: Buffer;
-  partitionFor(topic: string, key: string): number | undefined;
+  partitionFor(topic: string, key: Uint8Array): number | undefined;
   maxRecordBytes: number;
 }
 
@@ -65,7 +65,8 @@ export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prep
   const valueBytes = Buffer.from(value);
   const bytes = valueBytes.length + key.length + RECORD_OVERHEAD_BYTES;
   if (bytes > context.maxRecordBytes) return { ok: false, bytes };
-  const partition = context.partitionFor(topic, key);
+  const keyBytes = Buffer.from(key);
+  const partition = context.partitionFor(topic, keyBytes);
   if (partition === undefined) return { ok: false, noMetadata: true };
   const eventId = randomUUID();
   const headers = new Map<Buffer, Buffer>([
@@ -81,7 +82,7 @@ export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prep
       partition,
       eventId,
       bytes,
-      message: { topic, partition, key: Buffer.from(key), value: valueBytes, timestamp: BigInt(recordTimestamp(typed, context.now)), headers },
+      message: { topic, partition, key: keyBytes, value: valueBytes, timestamp: BigInt(recordTimestamp(typed, context.now)), headers },
     },
   };
 }

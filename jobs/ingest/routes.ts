@@ -52,7 +52,7 @@ function tooLarge(bytes: number, max: number): string {
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { kafka, batcher, metrics, maxRecordBytes } = deps;
   const now = deps.now ?? Date.now;
-  const partitionFor = (topic: string, key: string): number | undefined => kafka.partitionFor(topic, key);
+  const partitionFor = (topic: string, key: Uint8Array): number | undefined => kafka.partitionFor(topic, key);
   const context = (): PrepareContext => {
     const t = now();
     return { now: t, nowBytes: Buffer.from(String(t)), partitionFor, maxRecordBytes };

@@ -34,7 +34,7 @@ const kafka: KafkaState & { up: boolean } = {
   reason() {
     return this.up ? 'Kafka reachable' : 'Kafka not reachable: connect ECONNREFUSED';
   },
-  partitionFor: (_topic, key) => Number(key) % 3,
+  partitionFor: (_topic, key) => Number(Buffer.from(key).toString()) % 3,
 };
 let offset = 0;
 const batcher = new MicroBatcher({
