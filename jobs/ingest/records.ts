@@ -69,11 +69,10 @@ export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prep
   const partition = context.partitionFor(topic, keyBytes);
   if (partition === undefined) return { ok: false, noMetadata: true };
   const eventId = randomUUID();
-  const headers = new Map<Buffer, Buffer>([
-    [HEADER_NAMES.eventId, Buffer.from(eventId)],
-    [HEADER_NAMES.ingestTime, context.nowBytes ?? Buffer.from(String(context.now))],
-    [HEADER_NAMES.recordType, typeValue(typed.type)],
-  ]);
+  const headers = new Map<Buffer, Buffer>();
+  headers.set(HEADER_NAMES.eventId, Buffer.from(eventId));
+  headers.set(HEADER_NAMES.ingestTime, context.nowBytes ?? Buffer.from(String(context.now)));
+  headers.set(HEADER_NAMES.recordType, typeValue(typed.type));
   return {
     ok: true,
     record: {
