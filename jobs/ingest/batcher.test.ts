@@ -1,12 +1,12 @@
-import type { RecordMetadata, TopicMessages } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { BatcherClosedError, MicroBatcher, QueueFullError, type BatcherOptions, type SendBatch } from './batcher.js';
-import type { OutgoingRecord, StoredRecord } from './types.js';
+import type { KafkaMessage, OutgoingRecord, PartitionOffset, StoredRecord } from './types.js';
 
 let nextId = 0;
 function record(topic: string, partition: number, bytes = 100): OutgoingRecord {
   const eventId = `e${(nextId += 1)}`;
-  return { type: 'geo', topic, partition, eventId, bytes, message: { key: eventId, value: eventId, partition, headers: { 'pinpipe-event-id': eventId } } };
+  const id = Buffer.from(eventId);
+  return { type: 'geo', topic, partition, eventId, bytes, message: { topic, partition, key: id, value: id, timestamp: 0n, headers: new Map([[Buffer.from('pinpipe-event-id'), id]]) } };
 }
 
 /**
@@ -16,33 +16,29 @@ function record(topic: string, partition: number, bytes = 100): OutgoingRecord {
  */
 class FakeBroker {
   readonly logs = new Map<string, string[]>();
-  readonly requests: TopicMessages[][] = [];
+  readonly requests: KafkaMessage[][] = [];
   failNext = 0;
   gate: Promise<void> | undefined;
 
-  readonly send: SendBatch = async (topicMessages) => {
+  readonly send: SendBatch = async (messages) => {
     if (this.gate) await this.gate;
     await Promise.resolve();
-    this.requests.push(topicMessages);
+    this.requests.push(messages);
     if (this.failNext > 0) {
       this.failNext -= 1;
       throw new Error('broker down');
     }
-    const topics = topicMessages.map((t) => t.topic);
-    if (new Set(topics).size !== topics.length) throw new Error('a topic appears twice in one request');
     const byPartition = new Map<string, string[]>();
-    for (const { topic, messages } of topicMessages) {
-      for (const m of messages) {
-        const key = `${topic}|${String(m.partition)}`;
-        byPartition.set(key, [...(byPartition.get(key) ?? []), String(m.headers?.['pinpipe-event-id'])]);
-      }
+    for (const m of messages) {
+      const key = `${m.topic}|${String(m.partition)}`;
+      byPartition.set(key, [...(byPartition.get(key) ?? []), m.value.toString()]);
     }
-    const metadata: RecordMetadata[] = [];
+    const metadata: PartitionOffset[] = [];
     for (const [key, ids] of byPartition) {
-      const [topicName = '', partition] = key.split('|');
+      const [topic = '', partition] = key.split('|');
       const log = this.logs.get(key) ?? [];
       this.logs.set(key, log);
-      metadata.push({ topicName, partition: Number(partition), errorCode: 0, baseOffset: String(log.length), logAppendTime: '-1', logStartOffset: '0' });
+      metadata.push({ topic, partition: Number(partition), baseOffset: BigInt(log.length) });
       log.push(...ids);
     }
     return metadata.reverse(); // the order of the answer must not matter
@@ -77,7 +73,7 @@ describe('MicroBatcher', () => {
     }
     // Micro-batched: fewer produce requests than HTTP requests, none above the limit.
     expect(broker.requests.length).toBeLessThan(requests.length);
-    for (const request of broker.requests) expect(request.reduce((n, t) => n + t.messages.length, 0)).toBeLessThanOrEqual(7);
+    for (const request of broker.requests) expect(request.length).toBeLessThanOrEqual(7);
     expect(b.depth).toBe(0);
   });
 
@@ -86,7 +82,7 @@ describe('MicroBatcher', () => {
     const b = batcher(broker, { maxBatchRecords: 4, maxPartitionBytes: 250 });
     const records = Array.from({ length: 10 }, () => record('t', 0, 100));
     const stored = await b.submit(records);
-    expect(broker.requests.map((r) => r[0]?.messages.length)).toEqual([2, 2, 2, 2, 2]); // 2 × 100 bytes fit in 250
+    expect(broker.requests.map((r) => r.length)).toEqual([2, 2, 2, 2, 2]); // 2 × 100 bytes fit in 250
     expect(stored.map((s) => s.offset)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     expect(broker.logs.get('t|0')).toEqual(records.map((r) => r.eventId));
   });
@@ -113,7 +109,7 @@ describe('MicroBatcher', () => {
     // The second request's record was not in the failed batch: it is sent next, alone.
     const [stored] = await second;
     expect(broker.at(stored as StoredRecord)).toBe(stored?.eventId);
-    expect(broker.requests.map((r) => r.reduce((n, t) => n + t.messages.length, 0))).toEqual([3, 1]);
+    expect(broker.requests.map((r) => r.length)).toEqual([3, 1]);
     expect(b.depth).toBe(0);
   });
 
@@ -157,14 +153,15 @@ describe('MicroBatcher', () => {
     await expect(b.submit([record('t', 0)])).rejects.toBeInstanceOf(BatcherClosedError);
   });
 
-  it('keeps one entry per topic in a produce request', async () => {
+  it('sends the records of concurrent requests in queue order, each as prepared', async () => {
     const broker = new FakeBroker();
     const b = batcher(broker);
-    await Promise.all([b.submit([record('a', 0), record('b', 0)]), b.submit([record('a', 1), record('b', 1), record('a', 0)])]);
+    const first = [record('a', 0), record('b', 0)];
+    const second = [record('a', 1), record('b', 1), record('a', 0)];
+    await Promise.all([b.submit(first), b.submit(second)]);
     expect(broker.requests).toHaveLength(1);
-    expect(broker.requests[0]?.map((t) => [t.topic, t.messages.length])).toEqual([
-      ['a', 3],
-      ['b', 2],
-    ]);
+    const sent = broker.requests[0] ?? [];
+    expect(sent).toHaveLength(5);
+    [...first, ...second].forEach((r, i) => expect(sent[i]).toBe(r.message));
   });
 });

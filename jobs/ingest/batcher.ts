@@ -1,8 +1,10 @@
-import type { Message, RecordMetadata, TopicMessages } from 'kafkajs';
-import type { OutgoingRecord, StoredRecord } from './types.js';
+import type { KafkaMessage, OutgoingRecord, PartitionOffset, StoredRecord } from './types.js';
 
-/** Sends one micro-batch: a single Kafka produce request (kafkajs sendBatch) for all its records. */
-export type SendBatch = (topicMessages: TopicMessages[]) => Promise<RecordMetadata[]>;
+/**
+ * Sends one micro-batch: a single Kafka produce request for all its records, which keep their
+ * order inside each topic-partition. Answers one base offset per topic-partition.
+ */
+export type SendBatch = (messages: KafkaMessage[]) => Promise<PartitionOffset[]>;
 
 export interface Timers {
   setTimeout(callback: () => void, ms: number): unknown;
@@ -202,21 +204,14 @@ export class MicroBatcher {
   }
 
   private async sendSlices(slices: Slice[], count: number, bytes: number, partitionKeys: string[]): Promise<void> {
-    // One entry per topic (kafkajs keeps only the last entry of a repeated topic), records in
-    // queue order, and each record's index inside its topic-partition.
-    const byTopic = new Map<string, Message[]>();
+    // Records in queue order, and each record's index inside its topic-partition.
+    const messages = new Array<KafkaMessage>(count);
     const positions = new Array<number>(count);
     const counters = new Map<string, number>();
     let k = 0;
     for (const { ticket, from, to } of slices) {
       for (let i = from; i < to; i += 1) {
-        const record = ticket.records[i] as OutgoingRecord;
-        let messages = byTopic.get(record.topic);
-        if (messages === undefined) {
-          messages = [];
-          byTopic.set(record.topic, messages);
-        }
-        messages.push(record.message);
+        messages[k] = (ticket.records[i] as OutgoingRecord).message;
         const key = partitionKeys[k] as string;
         const position = counters.get(key) ?? 0;
         counters.set(key, position + 1);
@@ -224,12 +219,11 @@ export class MicroBatcher {
         k += 1;
       }
     }
-    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 
     const started = this.timers.now();
-    let metadata: RecordMetadata[];
+    let offsets: PartitionOffset[];
     try {
-      metadata = await this.options.send(topicMessages);
+      offsets = await this.options.send(messages);
     } catch (error) {
       this.options.onBatch?.({ records: count, bytes, seconds: (this.timers.now() - started) / 1000, ok: false });
       for (const { ticket } of slices) this.fail(ticket, error);
@@ -238,7 +232,7 @@ export class MicroBatcher {
     this.options.onBatch?.({ records: count, bytes, seconds: (this.timers.now() - started) / 1000, ok: true });
 
     const baseOffsets = new Map<string, bigint>();
-    for (const m of metadata) baseOffsets.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset ?? -1));
+    for (const o of offsets) baseOffsets.set(`${o.topic}\u0000${o.partition}`, o.baseOffset);
     k = 0;
     for (const { ticket, from, to } of slices) {
       for (let i = from; i < to; i += 1, k += 1) {

@@ -32,8 +32,14 @@ export function requireBearer(keys: readonly string[]): onRequestHookHandler {
  * charset, when given, must be UTF-8, and the body must not be compressed.
  */
 export function requireMediaType(accepted: readonly string[]): onRequestHookHandler {
+  const exact = new Set(accepted);
   return (request, _reply, done) => {
     const header = request.headers['content-type'];
+    // The common case, a bare accepted media type on an uncompressed body, needs no parsing.
+    if (header !== undefined && exact.has(header) && request.headers['content-encoding'] === undefined) {
+      done();
+      return;
+    }
     const [essence = '', ...params] = (header ?? '').split(';');
     const type = essence.trim().toLowerCase();
     if (!accepted.includes(type)) {
@@ -77,10 +83,24 @@ export function routeLabel(request: FastifyRequest): string {
 }
 
 export function countRequest(metrics: IngestMetrics) {
+  // The labelled series, looked up once per route, method and status instead of per request.
+  const counters = new Map<string, ReturnType<IngestMetrics['requests']['labels']>>();
+  const timers = new Map<string, ReturnType<IngestMetrics['requestSeconds']['labels']>>();
   return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const route = routeLabel(request);
-    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+    const key = `${route} ${request.method} ${reply.statusCode}`;
+    let counter = counters.get(key);
+    if (counter === undefined) {
+      counter = metrics.requests.labels({ route, method: request.method, status: String(reply.statusCode) });
+      counters.set(key, counter);
+    }
+    counter.inc();
+    let timer = timers.get(route);
+    if (timer === undefined) {
+      timer = metrics.requestSeconds.labels({ route });
+      timers.set(route, timer);
+    }
+    timer.observe(reply.elapsedTime / 1000);
     done();
   };
 }

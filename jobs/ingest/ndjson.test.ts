@@ -22,6 +22,23 @@ describe('splitNdjson', () => {
     expect(splitNdjson(Buffer.alloc(0))).toEqual([]);
   });
 
+  it('cuts valid bodies exactly as splitting the decoded text at line breaks would', () => {
+    const reference = (body: Buffer) => {
+      let text = body.toString('utf8');
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      const parts = text.split('\n');
+      if (parts[parts.length - 1] === '') parts.pop();
+      return parts.map((part, i) => ({ line: i + 1, text: part.endsWith('\r') ? part.slice(0, -1) : part }));
+    };
+    const pieces = ['a', 'é', '中文', '{"x":1}', '', ' ', '\r', '\n', '\r\n', '\n\n', '\ufeff', '😀'];
+    let state = 7;
+    const next = (): number => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648);
+    for (let i = 0; i < 500; i += 1) {
+      const body = Buffer.from(Array.from({ length: next() % 12 }, () => pieces[next() % pieces.length]).join(''));
+      expect(splitNdjson(body), JSON.stringify(body.toString())).toEqual(reference(body));
+    }
+  });
+
   it('drops a byte-order mark at the start only', () => {
     expect(splitNdjson(Buffer.from('\ufeffa\n\ufeffb'))).toEqual([
       { line: 1, text: 'a' },

@@ -1,8 +1,10 @@
-import { Partitioners, type Admin, type Kafka, type PartitionMetadata, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import type { Admin, Kafka, PartitionMetadata } from 'kafkajs';
+import murmurhash from 'murmurhash';
 import { DependencyError } from '../lib/errors.js';
 import { ensureTopics } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
 import type { ProducerPort } from './producer-session.js';
+import type { KafkaMessage, PartitionOffset } from './types.js';
 import { withTimeout } from '../lib/timeout.js';
 
 const PROBE_TIMEOUT_MS = 3_000;
@@ -30,13 +32,25 @@ export interface KafkaState {
   /** Why not ready, for /readyz and 503 bodies. */
   reason(): string;
   /** Kafka's default (murmur2) partition of a key; undefined until metadata is loaded. */
-  partitionFor(topic: string, key: string): number | undefined;
+  partitionFor(topic: string, key: Uint8Array): number | undefined;
 }
 
 const noop = (): void => undefined;
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** Seed of the murmur2 hash in Kafka's Java client (org.apache.kafka.common.utils.Utils.murmur2). */
+const KAFKA_MURMUR2_SEED = 0x9747b28c;
+
+/** Kafka's default partition of a key: positive murmur2 of its bytes modulo the partition count, as Java producers and kafkajs pick it. */
+export function kafkaPartition(key: Uint8Array, partitions: number): number {
+  return (murmurhash.v2(key, KAFKA_MURMUR2_SEED) & 0x7fffffff) % partitions;
+}
+
+/** An error's message; for an aggregate of retries ("produce failed 4 times."), the last cause too. */
+export function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const causes = error instanceof AggregateError ? (error.errors as unknown[]) : [];
+  const last = causes[causes.length - 1];
+  return last === undefined ? error.message : `${error.message} (${messageOf(last)})`;
 }
 
 /**
@@ -49,7 +63,6 @@ function messageOf(error: unknown): string {
 export class KafkaGateway implements KafkaState {
   private admin: Admin | undefined;
   private readonly partitionMetadata = new Map<string, PartitionMetadata[]>();
-  private readonly partitioner = Partitioners.DefaultPartitioner();
   private topicsEnsured = false;
   private reachable = false;
   private lastError = 'not connected yet';
@@ -74,10 +87,10 @@ export class KafkaGateway implements KafkaState {
     return `Kafka not reachable: ${this.lastError}`;
   }
 
-  partitionFor(topic: string, key: string): number | undefined {
+  partitionFor(topic: string, key: Uint8Array): number | undefined {
     const partitionMetadata = this.partitionMetadata.get(topic);
     if (partitionMetadata === undefined) return undefined;
-    return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
+    return kafkaPartition(key, partitionMetadata.length);
   }
 
   /** Creates the topics and loads their metadata in the background, then keeps probing. */
@@ -135,11 +148,11 @@ export class KafkaGateway implements KafkaState {
   }
 
   /** One produce request: stored by all in-sync replicas, or a DependencyError. */
-  async send(topicMessages: TopicMessages[]): Promise<RecordMetadata[]> {
+  async send(messages: KafkaMessage[]): Promise<PartitionOffset[]> {
     if (this.closed) throw new DependencyError('the Kafka producer is closed (ingest is shutting down)');
     if (!this.reachable) throw new DependencyError(`Kafka is not reachable: ${this.lastError}`);
     try {
-      const metadata = await withTimeout(this.options.producer.send(topicMessages), this.options.produceTimeoutMs, 'Kafka produce');
+      const metadata = await withTimeout(this.options.producer.send(messages), this.options.produceTimeoutMs, 'Kafka produce');
       this.setReachable(true);
       return metadata;
     } catch (error) {

@@ -1,12 +1,13 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { RECORD_HEADERS, type TypedRecord } from '../lib/contracts.js';
+import { kafkaPartition } from './producer.js';
 import { MAX_FUTURE_EVENT_MS, prepareRecord, recordTimestamp } from './records.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 const geo = { ind: 42, timestamp: '2020-08-28 03:52:47', latitude: 1, longitude: 2, country: 'Peru' };
 const user = { ind: 42, first_name: 'A', last_name: 'B', age: 20, date_joined: '2016-01-01 00:00:00' };
-const context = { now: NOW, partitionFor: (_topic: string, key: string) => Number(key) % 3, maxRecordBytes: 1_000_000 };
+const context = { now: NOW, partitionFor: (_topic: string, key: Uint8Array) => Number(Buffer.from(key).toString()) % 3, maxRecordBytes: 1_000_000 };
 
 describe('prepareRecord', () => {
   it('keys by ind, serializes the record once, sets the headers and the partition', () => {
@@ -14,19 +15,31 @@ describe('prepareRecord', () => {
     if (!prepared.ok) throw new Error('expected ok');
     const { record } = prepared;
     expect(record).toMatchObject({ type: 'geo', topic: 'pinterest.geo.v1', partition: 0 });
-    expect(record.message).toMatchObject({ key: '42', value: JSON.stringify(geo), partition: 0, timestamp: String(Date.UTC(2020, 7, 28, 3, 52, 47)) });
-    expect(record.message.headers).toEqual({
-      [RECORD_HEADERS.eventId]: record.eventId,
-      [RECORD_HEADERS.ingestTime]: String(NOW),
-      [RECORD_HEADERS.recordType]: 'geo',
+    const { message } = record;
+    expect({ topic: message.topic, partition: message.partition, key: message.key.toString(), value: message.value.toString(), timestamp: message.timestamp }).toEqual({
+      topic: 'pinterest.geo.v1',
+      partition: 0,
+      key: '42',
+      value: JSON.stringify(geo),
+      timestamp: BigInt(Date.UTC(2020, 7, 28, 3, 52, 47)),
     });
+    expect(new Map([...message.headers].map(([k, v]) => [k.toString(), v.toString()]))).toEqual(
+      new Map([
+        [RECORD_HEADERS.eventId, record.eventId],
+        [RECORD_HEADERS.ingestTime, String(NOW)],
+        [RECORD_HEADERS.recordType, 'geo'],
+      ]),
+    );
+    // The value's size counts in bytes, not characters.
+    const wide = prepareRecord({ type: 'geo', record: { ...geo, country: 'Perú' } }, context);
+    expect(wide.ok && wide.record.bytes - record.bytes).toBe(1); // ú is two bytes, u one
     expect(record.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it('keys pins by index', () => {
     const pin = { index: 7, unique_id: 'u', title: 't', description: 'd', follower_count: '1k', tag_list: '', is_image_or_video: 'image', image_src: '', downloaded: 1, save_location: '', category: 'art' };
     const prepared = prepareRecord({ type: 'pin', record: pin } as TypedRecord, context);
-    expect(prepared.ok && prepared.record.message.key).toBe('7');
+    expect(prepared.ok && prepared.record.message.key.toString()).toBe('7');
   });
 
   it('refuses a record larger than --max-record-bytes and waits for metadata', () => {
@@ -56,12 +69,22 @@ describe('recordTimestamp', () => {
 });
 
 describe('partitioning', () => {
-  it('is Kafka\'s Java murmur2 partitioner (kafkajs DefaultPartitioner), so Java producers agree on where an ind goes', () => {
-    const partitioner = Partitioners.DefaultPartitioner();
-    const metadata = (n: number) => Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] })) as PartitionMetadata[];
+  const metadata = (n: number) => Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] })) as PartitionMetadata[];
+
+  it('is Kafka\'s Java murmur2 partitioner, so Java producers agree on where an ind goes', () => {
     const keys = ['1', '2', '3', '42', '1000', '123456789'];
     // Expected values computed independently from org.apache.kafka.common.utils.Utils.murmur2.
-    expect(keys.map((key) => partitioner({ topic: 't', partitionMetadata: metadata(3), message: { key, value: null } }))).toEqual([0, 2, 2, 1, 1, 0]);
-    expect(keys.map((key) => partitioner({ topic: 't', partitionMetadata: metadata(10), message: { key, value: null } }))).toEqual([9, 8, 3, 2, 6, 6]);
+    expect(keys.map((key) => kafkaPartition(Buffer.from(key), 3))).toEqual([0, 2, 2, 1, 1, 0]);
+    expect(keys.map((key) => kafkaPartition(Buffer.from(key), 10))).toEqual([9, 8, 3, 2, 6, 6]);
+  });
+
+  it('agrees with kafkajs\'s DefaultPartitioner on keys of every length, multi-byte ones too', () => {
+    const partitioner = Partitioners.DefaultPartitioner();
+    for (let i = 0; i < 2_000; i += 1) {
+      const key = i % 7 === 0 ? `ü${'é'.repeat(i % 5)}${i}` : String(i * 7_919 + (i % 13) * 1_000_003);
+      for (const n of [1, 3, 7, 64]) {
+        expect(kafkaPartition(Buffer.from(key), n), `${key} over ${n}`).toBe(partitioner({ topic: 't', partitionMetadata: metadata(n), message: { key, value: null } }));
+      }
+    }
   });
 });

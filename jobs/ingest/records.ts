@@ -13,10 +13,29 @@ export const MAX_FUTURE_EVENT_MS = 50 * 60_000;
 /** Record framing, the three headers (names and values) and the key's length prefix, generously. */
 const RECORD_OVERHEAD_BYTES = 160;
 
+/** Header names, encoded once: every record carries the same three. */
+const HEADER_NAMES = {
+  eventId: Buffer.from(RECORD_HEADERS.eventId),
+  ingestTime: Buffer.from(RECORD_HEADERS.ingestTime),
+  recordType: Buffer.from(RECORD_HEADERS.recordType),
+};
+const TYPE_VALUES = new Map<string, Buffer>();
+
+function typeValue(type: string): Buffer {
+  let value = TYPE_VALUES.get(type);
+  if (value === undefined) {
+    value = Buffer.from(type);
+    TYPE_VALUES.set(type, value);
+  }
+  return value;
+}
+
 export interface PrepareContext {
   /** Ingest time, epoch ms. */
   now: number;
-  partitionFor(topic: string, key: string): number | undefined;
+  /** `now` as header bytes, when the caller prepares many records with one context. */
+  nowBytes?: Buffer;
+  partitionFor(topic: string, key: Uint8Array): number | undefined;
   maxRecordBytes: number;
 }
 
@@ -43,11 +62,17 @@ export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prep
     if (error instanceof RangeError) return { ok: false, tooDeep: true };
     throw error;
   }
-  const bytes = Buffer.byteLength(value) + key.length + RECORD_OVERHEAD_BYTES;
+  const valueBytes = Buffer.from(value);
+  const bytes = valueBytes.length + key.length + RECORD_OVERHEAD_BYTES;
   if (bytes > context.maxRecordBytes) return { ok: false, bytes };
-  const partition = context.partitionFor(topic, key);
+  const keyBytes = Buffer.from(key);
+  const partition = context.partitionFor(topic, keyBytes);
   if (partition === undefined) return { ok: false, noMetadata: true };
   const eventId = randomUUID();
+  const headers = new Map<Buffer, Buffer>();
+  headers.set(HEADER_NAMES.eventId, Buffer.from(eventId));
+  headers.set(HEADER_NAMES.ingestTime, context.nowBytes ?? Buffer.from(String(context.now)));
+  headers.set(HEADER_NAMES.recordType, typeValue(typed.type));
   return {
     ok: true,
     record: {
@@ -56,17 +81,7 @@ export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prep
       partition,
       eventId,
       bytes,
-      message: {
-        key,
-        value,
-        partition,
-        timestamp: String(recordTimestamp(typed, context.now)),
-        headers: {
-          [RECORD_HEADERS.eventId]: eventId,
-          [RECORD_HEADERS.ingestTime]: String(context.now),
-          [RECORD_HEADERS.recordType]: typed.type,
-        },
-      },
+      message: { topic, partition, key: keyBytes, value: valueBytes, timestamp: BigInt(recordTimestamp(typed, context.now)), headers },
     },
   };
 }

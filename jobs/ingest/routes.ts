@@ -5,9 +5,12 @@ import type { MicroBatcher } from './batcher.js';
 import { requireMediaType } from './hooks.js';
 import { countAccepted, countRejected, type IngestMetrics } from './metrics.js';
 import { parseBatch, parseSingle } from './parse.js';
+import { batchAnswer } from './response.js';
 import type { KafkaState } from './producer.js';
 import { prepareRecord, TOO_DEEP, type PrepareContext } from './records.js';
 import type { OutgoingRecord, RejectedLine, StoredRecord } from './types.js';
+
+const JSON_UTF8 = 'application/json; charset=utf-8';
 
 export const SINGLE_MEDIA_TYPES = ['application/json'] as const;
 export const BATCH_MEDIA_TYPES = ['application/x-ndjson', 'application/json', 'text/plain'] as const;
@@ -52,7 +55,11 @@ function tooLarge(bytes: number, max: number): string {
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { kafka, batcher, metrics, maxRecordBytes } = deps;
   const now = deps.now ?? Date.now;
-  const context = (): PrepareContext => ({ now: now(), partitionFor: (topic, key) => kafka.partitionFor(topic, key), maxRecordBytes });
+  const partitionFor = (topic: string, key: Uint8Array): number | undefined => kafka.partitionFor(topic, key);
+  const context = (): PrepareContext => {
+    const t = now();
+    return { now: t, nowBytes: Buffer.from(String(t)), partitionFor, maxRecordBytes };
+  };
 
   /** Hands records to the micro-batcher; resolves once Kafka stored all of them. */
   async function store(records: OutgoingRecord[]): Promise<StoredRecord[]> {
@@ -133,7 +140,6 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
       throw new ApiError('PINPIPE_BODY_TOO_LARGE', `the batch holds ${outgoing.length} records, more than --max-queued-records (${batcher.capacity}); send smaller batches`);
     }
     const stored = await store(outgoing);
-    void reply.code(200);
-    return { accepted: stored.length, rejected, records: stored.map((s, i) => ({ line: lines[i], ...s })) };
+    return reply.code(200).type(JSON_UTF8).send(batchAnswer(rejected, stored, lines));
   });
 }

@@ -1,4 +1,3 @@
-import type { RecordMetadata } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { createRegistry } from '../lib/metrics.js';
@@ -7,6 +6,19 @@ import { createIngestMetrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import type { KafkaState } from './producer.js';
 import { buildServer } from './server.js';
+import type { KafkaMessage, PartitionOffset } from './types.js';
+
+/** One base offset per topic-partition of a request, as the broker answers. */
+function answer(messages: KafkaMessage[], base: () => bigint): PartitionOffset[] {
+  const seen = new Set<string>();
+  const offsets: PartitionOffset[] = [];
+  for (const { topic, partition } of messages) {
+    if (seen.has(`${topic}|${partition}`)) continue;
+    seen.add(`${topic}|${partition}`);
+    offsets.push({ topic, partition, baseOffset: base() });
+  }
+  return offsets;
+}
 
 const KEY = 'unit-test-key-0123456789';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -22,12 +34,11 @@ const kafka: KafkaState & { up: boolean } = {
   reason() {
     return this.up ? 'Kafka reachable' : 'Kafka not reachable: connect ECONNREFUSED';
   },
-  partitionFor: (_topic, key) => Number(key) % 3,
+  partitionFor: (_topic, key) => Number(Buffer.from(key).toString()) % 3,
 };
 let offset = 0;
 const batcher = new MicroBatcher({
-  send: async (topicMessages) =>
-    topicMessages.flatMap(({ topic, messages }) => [...new Set(messages.map((m) => m.partition))].map((partition) => ({ topicName: topic, partition, errorCode: 0, baseOffset: String((offset += 100)) }) as RecordMetadata)),
+  send: async (messages) => answer(messages, () => BigInt((offset += 100))),
   maxQueuedRecords: 10,
   maxBatchRecords: 100,
   maxPartitionBytes: 1_000_000,
@@ -139,9 +150,9 @@ describe('ingest HTTP API (Kafka faked)', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const slow = new MicroBatcher({
-      send: async (topicMessages) => {
+      send: async (messages) => {
         await gate;
-        return topicMessages.flatMap(({ topic, messages }) => [...new Set(messages.map((m) => m.partition))].map((partition) => ({ topicName: topic, partition, errorCode: 0, baseOffset: '0' }) as RecordMetadata));
+        return answer(messages, () => 0n);
       },
       maxQueuedRecords: 2,
       maxBatchRecords: 100,

@@ -1,5 +1,22 @@
-import type { Message } from 'kafkajs';
 import type { RecordType } from '../lib/contracts.js';
+
+/** One Kafka record as the producer sends it: bytes ready for the wire, partition chosen. */
+export interface KafkaMessage {
+  topic: string;
+  partition: number;
+  key: Buffer;
+  value: Buffer;
+  /** Epoch ms. */
+  timestamp: bigint;
+  headers: Map<Buffer, Buffer>;
+}
+
+/** The broker's answer for one topic-partition of a produce request: where its first record went. */
+export interface PartitionOffset {
+  topic: string;
+  partition: number;
+  baseOffset: bigint;
+}
 
 /** A validated record, ready for Kafka: the message is built once and sent as is. */
 export interface OutgoingRecord {
@@ -10,7 +27,7 @@ export interface OutgoingRecord {
   eventId: string;
   /** Estimated encoded size in a Kafka record batch: value, key, headers and framing. */
   bytes: number;
-  message: Message & { partition: number };
+  message: KafkaMessage;
 }
 
 /** Where Kafka stored one record: what ingest reports back to the client. */

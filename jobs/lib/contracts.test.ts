@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatEventTime, parseEventTime, PLACEHOLDERS, recordTypeOfTopic, TOPICS, validateRecord, validateTypedRecord } from './contracts.js';
+import { EVENT_TIME_PATTERN, formatEventTime, parseEventTime, PLACEHOLDERS, recordTypeOfTopic, TOPICS, validateRecord, validateTypedRecord } from './contracts.js';
 import { bundledDataFile } from './paths.js';
 
 const samplePins = readFileSync(bundledDataFile('pinterest_pin_sample.ndjson'), 'utf8')
@@ -102,6 +102,27 @@ describe('event times and topics', () => {
     expect(formatEventTime(ms as number)).toBe('2020-08-28 03:52:47');
     expect(parseEventTime('2020-08-28T05:52:47+02:00')).toBe(ms);
     expect(parseEventTime('2020-13-01 00:00:00')).toBeUndefined();
+  });
+
+  it('refuse a day the calendar lacks, and agree with a plain round-trip check on every edge', () => {
+    // The straightforward definition: Date.parse, then the date part must survive a round trip.
+    const reference = (text: string): number | undefined => {
+      if (!new RegExp(EVENT_TIME_PATTERN).test(text)) return undefined;
+      const iso = text.replace(' ', 'T');
+      const zoned = /(Z|[+-]\d{2}:?\d{2})$/.test(iso);
+      const millis = Date.parse(zoned ? iso : `${iso}Z`);
+      if (Number.isNaN(millis)) return undefined;
+      return zoned || new Date(millis).toISOString().slice(0, 10) === text.slice(0, 10) ? millis : undefined;
+    };
+    expect(parseEventTime('2021-02-29 12:00:00')).toBeUndefined();
+    expect(parseEventTime('2020-02-29 12:00:00')).toBe(Date.UTC(2020, 1, 29, 12));
+    expect(parseEventTime('1900-02-29 00:00:00')).toBeUndefined();
+    expect(parseEventTime('2000-02-29 00:00:00')).toBe(Date.UTC(2000, 1, 29));
+    const cases = ['2020-08-28 03:52:47', '2020-08-28T03:52:47', '2020-08-28 03:52:47.123456', '2020-04-31 00:00:00', '2020-06-30 23:59:59', '2020-01-01 24:00:00',
+      '2020-12-31 23:59:60', '2020-00-10 00:00:00', '2020-01-00 00:00:00', '2020-01-32 00:00:00', '0001-01-01 00:00:00', '0099-12-31 23:59:59', '9999-12-31 23:59:59',
+      '2020-02-30T00:00:00Z', '2020-08-28 03:52:47+0530', '2020-08-28 03:52:47-01:00', '2020-08-28 3:52:47', '2020-08-28  03:52:47', 'x', ''];
+    for (let month = 1; month <= 12; month += 1) for (const day of [28, 29, 30, 31]) for (const year of [1999, 2000, 2024, 2100]) cases.push(`${year}-${String(month).padStart(2, '0')}-${day} 00:00:00`);
+    for (const text of cases) expect(parseEventTime(text), text).toBe(reference(text));
   });
 
   it('map topics to record types both ways', () => {

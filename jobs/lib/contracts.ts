@@ -201,16 +201,31 @@ export function validateTypedRecord(value: unknown): Validation<TypedRecord> {
  */
 const EVENT_TIME = new RegExp(EVENT_TIME_PATTERN);
 
+const DAY_MS = 86_400_000;
+
+function isRealDate(year: number, month: number, day: number): boolean {
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31);
+}
+
 export function parseEventTime(text: string): number | undefined {
-  if (!EVENT_TIME.test(text)) return undefined;
-  const iso = text.replace(' ', 'T');
-  const zoned = /(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`;
-  const millis = Date.parse(zoned);
+  const match = EVENT_TIME.exec(text);
+  if (match === null) return undefined;
+  const zoned = match[2] !== undefined;
+  const iso = text.charCodeAt(10) === 0x20 ? `${text.slice(0, 10)}T${text.slice(11)}` : text;
+  const millis = Date.parse(zoned ? iso : `${iso}Z`);
   if (Number.isNaN(millis)) return undefined;
-  // Date.parse rolls Feb 30 over to Mar 2; a round trip of the date part catches it.
-  const datePart = text.slice(0, 10);
-  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(iso) && new Date(millis).toISOString().slice(0, 10) !== datePart) return undefined;
-  return millis;
+  if (zoned) return millis;
+  // Date.parse rolls Feb 30 over to Mar 2 (and 24:00 to the next day): the instant must fall
+  // on the very calendar day the text names.
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  if (!isRealDate(year, month, day)) return undefined;
+  // Date.UTC reads years 0-99 as 1900-1999; setUTCFullYear takes them as they are.
+  const midnight = year >= 100 ? Date.UTC(year, month - 1, day) : new Date(0).setUTCFullYear(year, month - 1, day);
+  return millis >= midnight && millis < midnight + DAY_MS ? millis : undefined;
 }
 
 /** Formats epoch milliseconds the way the emulation writes times: "2020-08-28 03:52:47" (UTC). */
