@@ -200,12 +200,28 @@ export class Aggregator {
    * each starts from the offsets the previous one stored.
    */
   flush(): Promise<void> {
-    const run = this.flushLane.then(() => this.flushOnce());
+    this.flushesQueued += 1;
+    const run = this.flushLane.then(() => this.flushOnce()).finally(() => (this.flushesQueued -= 1));
     this.flushLane = run.catch(() => undefined);
     return run;
   }
 
+  /**
+   * Back-pressure after a batch: once `limit` records arrived since the last flush, a flush starts
+   * and consumption goes on into a fresh delta while it is written. Only when the previous flush
+   * is still being written is the caller held until it is done, so at most one delta is in
+   * flight and one filling: memory stays bounded, and PostgreSQL's work overlaps the decoding.
+   */
+  async flushIfFull(limit: number): Promise<void> {
+    if (this.delta.records < limit) return;
+    if (this.flushesQueued > 0) await this.flushLane;
+    // A queued flush may have taken the delta meanwhile.
+    if (this.delta.records >= limit) this.flush().catch(() => undefined); // a fatal failure sets this.failed
+  }
+
   private flushLane: Promise<unknown> = Promise.resolve();
+  /** Flushes asked for and not yet done (queued or being written). */
+  private flushesQueued = 0;
   /** Bumped whenever positions are reloaded, so a flush in flight does not overwrite them. */
   private generation = 0;
 
