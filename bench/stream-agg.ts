@@ -9,6 +9,7 @@
  * visible, give or take the poll interval). Window closing is measured the same way: the first
  * poll at which a window's rows are final, against window end + allowed lateness.
  */
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { parseEventTime, RECORD_HEADERS } from '../jobs/lib/contracts.js';
 import { createKafka, ensureTopics } from '../jobs/lib/kafka.js';
@@ -53,6 +54,16 @@ function agg(topics: Topics, groupId: string, extra: string[]) {
 async function stored(groupId: string): Promise<number> {
   const { rows } = await pool.query<{ n: string | null }>('SELECT sum(next_offset) AS n FROM stream_agg_offsets WHERE group_id = $1', [groupId]);
   return Number(rows[0]?.n ?? 0);
+}
+
+/** CPU time (user + system) of a process in ms, from /proc/<pid>/stat; NaN once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,6 +114,8 @@ async function throughput() {
   let firstDone = 0;
   let rss = 0;
   let rssLate = 0;
+  let cpuAtFirst = 0;
+  let cpuLast = 0;
   for (;;) {
     await sleep(250);
     const pid = job.child.pid as number;
@@ -111,8 +124,10 @@ async function throughput() {
     if (done > 0 && firstAt === undefined) {
       firstAt = performance.now();
       firstDone = done;
+      cpuAtFirst = cpuMs(pid);
     }
     if (done > records / 2) rssLate = Math.max(rssLate, procStatusKb(pid, 'VmRSS'));
+    cpuLast = cpuMs(pid);
     if (done >= records) break;
     if (performance.now() - started > 900_000) throw new Error(`stream-agg did not finish the backlog: ${done} of ${records}`);
   }
@@ -130,6 +145,10 @@ async function throughput() {
     lateEventsRecorded: Number(rows[0]?.late ?? 0),
     peakRssMb: Math.round(rss / 1024),
     rssSecondHalfMaxMb: Math.round(rssLate / 1024),
+    // CPU of the job process per record (the figure that tells on a busy machine), and the load then.
+    jobCpuMicrosPerEvent: Math.round((cpuLast * 10_000) / records) / 10,
+    jobCpuMicrosPerEventSteady: Math.round(((cpuLast - cpuAtFirst) * 10_000) / (records - firstDone)) / 10,
+    loadAverage1m: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
   };
 }
 

@@ -129,22 +129,29 @@ describe('Delta', () => {
     d.addPin(0, 5_000, pin('art', 'A', 100, true));
     d.addPin(0, 2_000, pin('art', null, null, false));
     d.addPin(MIN, 61_000, pin('art', 'B', 7, false));
+    d.addPin(0, 4_000, pin('art', 'A\u0000B', 100, false)); // back to an earlier window
+    d.addPin(0, 4_500, pin('diy', 'A', 3, false));
     d.addCount('geo', 0, 3_000, 'Chile');
     d.addCount('geo', 0, 4_000, 'Chile');
     d.addCount('user', MIN, 62_000, '50+');
-    expect([...d.pins.values()]).toEqual([
-      { windowStart: 0, category: 'art', posts: 3, videoPosts: 1, followerN: 2, followerSum: 200, maxEventTime: 5_000 },
+    expect(d.pinRows()).toEqual([
+      { windowStart: 0, category: 'art', posts: 4, videoPosts: 1, followerN: 3, followerSum: 300, maxEventTime: 5_000 },
+      { windowStart: 0, category: 'diy', posts: 1, videoPosts: 0, followerN: 1, followerSum: 3, maxEventTime: 4_500 },
       { windowStart: MIN, category: 'art', posts: 1, videoPosts: 0, followerN: 1, followerSum: 7, maxEventTime: 61_000 },
     ]);
     expect([...d.followerEntries()]).toEqual([
-      [0, 'art', 100, 2],
+      [0, 'art', 100, 3],
+      [0, 'diy', 3, 1],
       [MIN, 'art', 7, 1],
     ]);
     expect([...d.posterEntries()]).toEqual([
       [0, 'art', 'A'],
+      [0, 'art', 'A\u0000B'],
+      [0, 'diy', 'A'],
       [MIN, 'art', 'B'],
     ]);
-    expect([...d.geo.values()]).toEqual([{ windowStart: 0, key: 'Chile', events: 2, maxEventTime: 4_000 }]);
+    expect(d.countRows('geo')).toEqual([{ windowStart: 0, key: 'Chile', events: 2, maxEventTime: 4_000 }]);
+    expect(d.countRows('user')).toEqual([{ windowStart: MIN, key: '50+', events: 1, maxEventTime: 62_000 }]);
     expect(d.newestByWindow()).toEqual(
       new Map([
         [0, 5_000],

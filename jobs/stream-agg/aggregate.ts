@@ -50,11 +50,16 @@ export class Watermark {
     this.maxByPartition.clear();
   }
 
-  /** The watermark in epoch ms, or -Infinity before any record. */
-  get value(): number {
+  /** The highest event time over all partitions, or -Infinity before any record. */
+  get highest(): number {
     let max = Number.NEGATIVE_INFINITY;
     for (const v of this.maxByPartition.values()) if (v > max) max = v;
-    return max - this.latenessMs;
+    return max;
+  }
+
+  /** The watermark in epoch ms, or -Infinity before any record. */
+  get value(): number {
+    return this.highest - this.latenessMs;
   }
 }
 
@@ -159,79 +164,122 @@ export interface LateEvent {
   value: string | null;
 }
 
-const SEP = '\u0000';
+/** One (window, category) of pins: its row delta, and the follower histogram and poster set behind the median and distinct count. */
+interface PinGroup {
+  row: PinDelta;
+  /** follower count → pins with that count. */
+  followers: Map<number, number>;
+  posters: Set<string>;
+}
+
+/** Everything a delta holds for one window, keyed by category, country or age group. */
+interface WindowDelta {
+  readonly start: number;
+  readonly pins: Map<string, PinGroup>;
+  readonly geo: Map<string, CountDelta>;
+  readonly users: Map<string, CountDelta>;
+}
 
 /**
  * What arrived since the last flush, already reduced: one entry per (window, key), a follower
  * histogram, the poster set, the late events. Its size is bounded by what one flush interval
  * brings, not by the window length, so memory stays flat on an endless stream.
+ *
+ * Kept as window → key maps (no composite string keys), and the window last used is remembered:
+ * records arrive in time order within a partition, so nearly every record hits it.
  */
 export class Delta {
-  readonly pins = new Map<string, PinDelta>();
-  /** window, category, follower count → pins with that count. */
-  readonly followers = new Map<string, number>();
-  /** window, category, poster name. */
-  readonly posters = new Set<string>();
-  readonly geo = new Map<string, CountDelta>();
-  readonly users = new Map<string, CountDelta>();
+  private readonly windows = new Map<number, WindowDelta>();
+  private current: WindowDelta | undefined;
   readonly late: LateEvent[] = [];
   /** Records (valid or not) since the last flush. */
   records = 0;
 
+  private window(windowStartMs: number): WindowDelta {
+    const c = this.current;
+    if (c !== undefined && c.start === windowStartMs) return c;
+    let w = this.windows.get(windowStartMs);
+    if (w === undefined) {
+      w = { start: windowStartMs, pins: new Map(), geo: new Map(), users: new Map() };
+      this.windows.set(windowStartMs, w);
+    }
+    this.current = w;
+    return w;
+  }
+
   addPin(windowStartMs: number, eventTimeMs: number, pin: Extract<Extracted, { type: 'pin' }>): void {
-    const key = `${windowStartMs}${SEP}${pin.category}`;
-    let d = this.pins.get(key);
-    if (!d) {
-      d = { windowStart: windowStartMs, category: pin.category, posts: 0, videoPosts: 0, followerN: 0, followerSum: 0, maxEventTime: eventTimeMs };
-      this.pins.set(key, d);
+    this.addPinFields(windowStartMs, eventTimeMs, pin.category, pin.poster, pin.followers, pin.video);
+  }
+
+  addPinFields(windowStartMs: number, eventTimeMs: number, category: string, poster: string | null, followers: number | null, video: boolean): void {
+    const pins = this.window(windowStartMs).pins;
+    let g = pins.get(category);
+    if (g === undefined) {
+      g = {
+        row: { windowStart: windowStartMs, category, posts: 0, videoPosts: 0, followerN: 0, followerSum: 0, maxEventTime: eventTimeMs },
+        followers: new Map(),
+        posters: new Set(),
+      };
+      pins.set(category, g);
     }
+    const d = g.row;
     d.posts += 1;
-    if (pin.video) d.videoPosts += 1;
-    if (pin.followers !== null) {
+    if (video) d.videoPosts += 1;
+    if (followers !== null) {
       d.followerN += 1;
-      d.followerSum += pin.followers;
-      const fk = `${key}${SEP}${pin.followers}`;
-      this.followers.set(fk, (this.followers.get(fk) ?? 0) + 1);
+      d.followerSum += followers;
+      g.followers.set(followers, (g.followers.get(followers) ?? 0) + 1);
     }
-    if (pin.poster !== null) this.posters.add(`${key}${SEP}${pin.poster}`);
+    if (poster !== null) g.posters.add(poster);
     if (eventTimeMs > d.maxEventTime) d.maxEventTime = eventTimeMs;
   }
 
   addCount(type: 'geo' | 'user', windowStartMs: number, eventTimeMs: number, key: string): void {
-    const map = type === 'geo' ? this.geo : this.users;
-    const k = `${windowStartMs}${SEP}${key}`;
-    const d = map.get(k);
-    if (d) {
+    const w = this.window(windowStartMs);
+    const map = type === 'geo' ? w.geo : w.users;
+    const d = map.get(key);
+    if (d !== undefined) {
       d.events += 1;
       if (eventTimeMs > d.maxEventTime) d.maxEventTime = eventTimeMs;
     } else {
-      map.set(k, { windowStart: windowStartMs, key, events: 1, maxEventTime: eventTimeMs });
+      map.set(key, { windowStart: windowStartMs, key, events: 1, maxEventTime: eventTimeMs });
     }
+  }
+
+  /** One row delta per (window, category), windows in first-seen order. */
+  pinRows(): PinDelta[] {
+    const out: PinDelta[] = [];
+    for (const w of this.windows.values()) for (const g of w.pins.values()) out.push(g.row);
+    return out;
+  }
+
+  /** One row delta per (window, country) or (window, age group). */
+  countRows(type: 'geo' | 'user'): CountDelta[] {
+    const out: CountDelta[] = [];
+    for (const w of this.windows.values()) for (const d of (type === 'geo' ? w.geo : w.users).values()) out.push(d);
+    return out;
   }
 
   /** Follower histogram entries as [windowStart, category, followerCount, n]. */
   *followerEntries(): Generator<[number, string, number, number]> {
-    for (const [k, n] of this.followers) {
-      const [ws, category, count] = k.split(SEP) as [string, string, string];
-      yield [Number(ws), category, Number(count), n];
-    }
+    for (const w of this.windows.values()) for (const [category, g] of w.pins) for (const [count, n] of g.followers) yield [w.start, category, count, n];
   }
 
   /** Poster set entries as [windowStart, category, posterName]. */
   *posterEntries(): Generator<[number, string, string]> {
-    for (const k of this.posters) {
-      const [ws, category, ...name] = k.split(SEP) as [string, string, ...string[]];
-      yield [Number(ws), category, name.join(SEP)];
-    }
+    for (const w of this.windows.values()) for (const [category, g] of w.pins) for (const name of g.posters) yield [w.start, category, name];
   }
 
   /** Newest record time per window in this delta, for the freshness metric. */
   newestByWindow(): Map<number, number> {
     const out = new Map<number, number>();
-    const note = (ws: number, t: number) => out.set(ws, Math.max(out.get(ws) ?? t, t));
-    for (const d of this.pins.values()) note(d.windowStart, d.maxEventTime);
-    for (const d of this.geo.values()) note(d.windowStart, d.maxEventTime);
-    for (const d of this.users.values()) note(d.windowStart, d.maxEventTime);
+    for (const w of this.windows.values()) {
+      let newest = Number.NEGATIVE_INFINITY;
+      for (const g of w.pins.values()) if (g.row.maxEventTime > newest) newest = g.row.maxEventTime;
+      for (const d of w.geo.values()) if (d.maxEventTime > newest) newest = d.maxEventTime;
+      for (const d of w.users.values()) if (d.maxEventTime > newest) newest = d.maxEventTime;
+      if (newest !== Number.NEGATIVE_INFINITY) out.set(w.start, newest);
+    }
     return out;
   }
 

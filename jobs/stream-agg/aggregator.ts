@@ -136,39 +136,57 @@ export class Aggregator {
       pos.seeks = 0;
       pos.sought = true;
       const type = this.options.topics.get(topic) as RecordType;
-      const { metrics } = this.options;
-      const { windowMs } = this.options;
+      const { metrics, windowMs } = this.options;
+      const { latenessMs } = this.watermark;
+      // The watermark as Watermark.observe would move it record by record, kept in locals: the
+      // highest time over all partitions, and this partition's own maximum.
+      let highest = this.watermark.highest;
+      let partitionMax = this.watermark.maxOf(topic, partition) ?? Number.NEGATIVE_INFINITY;
+      let observed = false;
       let counted = 0;
-      for (const r of records) {
-        if (pos.next !== null && r.offset < pos.next) continue; // already stored
-        pos.next = r.offset + 1;
-        this.delta.records += 1;
-        this.watermark.observe(topic, partition, r.timestampMs);
-        const wm = this.watermark.value;
-        const ws = windowStart(r.timestampMs, windowMs);
-        if (isClosed(ws, windowMs, wm)) {
-          this.delta.late.push({ topic, partition, offset: r.offset, eventTime: r.timestampMs, windowStart: ws, watermark: wm, value: r.value === null ? null : r.value.toString('utf8') });
-          metrics.late.inc({ topic });
-          continue;
-        }
-        const e = extract(type, r.value);
-        switch (e.type) {
-          case 'pin':
-            this.delta.addPin(ws, r.timestampMs, e);
-            break;
-          case 'geo':
-            this.delta.addCount('geo', ws, r.timestampMs, e.country);
-            break;
-          case 'user':
-            this.delta.addCount('user', ws, r.timestampMs, e.ageGroup);
-            break;
-          case 'invalid':
-            // The raw lake keeps the record (s3-sink's dead-letter prefix); here it is counted, never silently dropped.
-            metrics.invalid.inc({ topic, reason: e.reason });
+      let lastOpened = Number.NaN;
+      try {
+        for (const r of records) {
+          if (pos.next !== null && r.offset < pos.next) continue; // already stored
+          pos.next = r.offset + 1;
+          this.delta.records += 1;
+          const t = r.timestampMs;
+          observed = true;
+          if (t > partitionMax) {
+            partitionMax = t;
+            if (t > highest) highest = t;
+          }
+          const wm = highest - latenessMs;
+          const ws = windowStart(t, windowMs);
+          if (isClosed(ws, windowMs, wm)) {
+            this.delta.late.push({ topic, partition, offset: r.offset, eventTime: t, windowStart: ws, watermark: wm, value: r.value === null ? null : r.value.toString('utf8') });
+            metrics.late.inc({ topic });
             continue;
+          }
+          const e = extract(type, r.value);
+          switch (e.type) {
+            case 'pin':
+              this.delta.addPin(ws, t, e);
+              break;
+            case 'geo':
+              this.delta.addCount('geo', ws, t, e.country);
+              break;
+            case 'user':
+              this.delta.addCount('user', ws, t, e.ageGroup);
+              break;
+            case 'invalid':
+              // The raw lake keeps the record (s3-sink's dead-letter prefix); here it is counted, never silently dropped.
+              metrics.invalid.inc({ topic, reason: e.reason });
+              continue;
+          }
+          if (ws !== lastOpened) {
+            this.open.add(ws);
+            lastOpened = ws;
+          }
+          counted += 1;
         }
-        this.open.add(ws);
-        counted += 1;
+      } finally {
+        if (observed && partitionMax !== Number.NEGATIVE_INFINITY) this.watermark.set(topic, partition, partitionMax);
       }
       if (counted > 0) metrics.records.inc({ topic }, counted);
       return true;
@@ -182,12 +200,28 @@ export class Aggregator {
    * each starts from the offsets the previous one stored.
    */
   flush(): Promise<void> {
-    const run = this.flushLane.then(() => this.flushOnce());
+    this.flushesQueued += 1;
+    const run = this.flushLane.then(() => this.flushOnce()).finally(() => (this.flushesQueued -= 1));
     this.flushLane = run.catch(() => undefined);
     return run;
   }
 
+  /**
+   * Back-pressure after a batch: once `limit` records arrived since the last flush, a flush starts
+   * and consumption goes on into a fresh delta while it is written. Only when the previous flush
+   * is still being written is the caller held until it is done, so at most one delta is in
+   * flight and one filling: memory stays bounded, and PostgreSQL's work overlaps the decoding.
+   */
+  async flushIfFull(limit: number): Promise<void> {
+    if (this.delta.records < limit) return;
+    if (this.flushesQueued > 0) await this.flushLane;
+    // A queued flush may have taken the delta meanwhile.
+    if (this.delta.records >= limit) this.flush().catch(() => undefined); // a fatal failure sets this.failed
+  }
+
   private flushLane: Promise<unknown> = Promise.resolve();
+  /** Flushes asked for and not yet done (queued or being written). */
+  private flushesQueued = 0;
   /** Bumped whenever positions are reloaded, so a flush in flight does not overwrite them. */
   private generation = 0;
 

@@ -75,8 +75,9 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
         resolveOffset(batch.lastOffset());
         metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
       }
-      // Back-pressure: a large delta is written before more is fetched, so memory stays bounded.
-      if (aggregator.pendingRecords >= options.flushRecords) await aggregator.flush().catch(() => undefined);
+      // Back-pressure: a large delta starts a flush; more is fetched while it is written, but not
+      // past a second full delta, so memory stays bounded.
+      await aggregator.flushIfFull(options.flushRecords);
       await heartbeat();
     },
   });

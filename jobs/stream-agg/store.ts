@@ -112,7 +112,7 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<n
       if (added.rowCount !== inserts.length) throw new FencedError('another process stored offsets for a partition this process started fresh');
     }
 
-    const pins = [...delta.pins.values()];
+    const pins = delta.pinRows();
     if (pins.length > 0) {
       await client.query(
         `INSERT INTO stream_agg_pin_window AS w (group_id, window_start, window_end, category, posts, follower_n, follower_sum, image_posts, video_posts, max_event_time)
@@ -169,11 +169,11 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<n
       );
     }
 
-    for (const [table, column, map] of [
-      ['stream_agg_geo_window', 'country', delta.geo],
-      ['stream_agg_user_window', 'age_group', delta.users],
+    for (const [table, column, type] of [
+      ['stream_agg_geo_window', 'country', 'geo'],
+      ['stream_agg_user_window', 'age_group', 'user'],
     ] as const) {
-      const rows = [...map.values()];
+      const rows = delta.countRows(type);
       if (rows.length === 0) continue;
       await client.query(
         `INSERT INTO ${table} AS w (group_id, window_start, window_end, ${column}, events, max_event_time)
