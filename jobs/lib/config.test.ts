@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { commaList, envName, KafkaSettings, validateSettings, withKafkaOptions, withS3Options } from './config.js';
 import { ConfigError } from './errors.js';
 
@@ -12,8 +12,14 @@ function parseKafka(args: string[]) {
 }
 
 describe('settings precedence', () => {
-  afterEach(() => {
+  // The shell running the tests may have the local stack's settings exported.
+  const outside = process.env.PINPIPE_KAFKA_BROKERS;
+  beforeEach(() => {
     delete process.env.PINPIPE_KAFKA_BROKERS;
+  });
+  afterAll(() => {
+    if (outside === undefined) delete process.env.PINPIPE_KAFKA_BROKERS;
+    else process.env.PINPIPE_KAFKA_BROKERS = outside;
   });
 
   it('uses the default when neither flag nor environment is set', () => {

@@ -14,6 +14,7 @@ interface Received {
 let server: Server | undefined;
 
 afterEach(async () => {
+  vi.unstubAllEnvs();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   server = undefined;
 });
@@ -81,6 +82,7 @@ describe('batch metrics for the Pushgateway', () => {
   });
 
   it('reads --pushgateway-url and refuses a value that is not an http(s) URL', async () => {
+    vi.stubEnv('PINPIPE_PUSHGATEWAY_URL', undefined);
     const parse = async (args: string[]) => withPushgatewayOptions(yargs(args).exitProcess(false).fail((msg, err) => { throw err ?? new Error(msg); })).parseAsync();
     expect((await parse([])).pushgatewayUrl).toBe('');
     expect((await parse(['--pushgateway-url', 'http://pushgateway:9091'])).pushgatewayUrl).toBe('http://pushgateway:9091');
