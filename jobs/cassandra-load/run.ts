@@ -17,7 +17,9 @@ import { loadMigrations, migrate } from './migrations.js';
 import { parseReplication, replicationCql } from './options.js';
 import { RowBatcher, estimateBytes } from './batches.js';
 import { BoundedWriter, withRetry } from './retry.js';
+import { paramConverter, partitionKeyOf } from './rows.js';
 import { checkDayReady } from './source.js';
+import { batchLimitsFor, readBatchThresholds } from './thresholds.js';
 import { LOAD_TARGETS, SOURCE_TABLES, type LoadTarget } from './targets.js';
 
 export interface LoadSummary {
@@ -56,10 +58,24 @@ export async function ensureKeyspace(options: CassandraOptions, replication: str
   }
 }
 
-function toParams(row: Record<string, unknown>, target: LoadTarget): unknown[] {
-  return Object.entries(row).map(([column, value]) =>
-    value !== null && value !== undefined && target.dateColumns.includes(column) ? cassandra.types.LocalDate.fromString(String(value)) : value,
-  );
+/** The batch group of a row (see LoadTarget.batching), or undefined when rows go one by one. */
+function groupingOf(session: cassandra.Client, keyspace: string, columns: string[], target: LoadTarget): ((row: unknown[]) => string) | undefined {
+  const batching = target.batching;
+  if (!batching) return undefined;
+  if (batching.by === 'partition') return partitionKeyOf(columns, batching.columns);
+  const key = columns.indexOf(batching.textKey);
+  if (key < 0) throw new Error(`${target.table}: the query has no column ${batching.textKey}`);
+  // The driver hands out one cached replica array per token range: name each array once.
+  const names = new WeakMap<object, string>();
+  return (row) => {
+    const replicas = session.getReplicas(keyspace, Buffer.from(String(row[key]), 'utf8'));
+    let name = names.get(replicas);
+    if (name === undefined) {
+      name = replicas.map((host) => host.address).join(',');
+      names.set(replicas, name);
+    }
+    return name;
+  };
 }
 
 export async function runCassandraLoad(options: CassandraLoadOptions, { logger, signal }: JobContext): Promise<void> {
@@ -92,6 +108,9 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
     session = client(options, keyspace);
     await session.connect();
     await migrate(session, await loadMigrations(), logger);
+    const { thresholds, fromCluster } = await readBatchThresholds(session);
+    const limits = batchLimitsFor(thresholds, options);
+    logger.info('batch limits', { thresholds, fromCluster, partition: limits.partition, replicas: limits.replicas });
 
     const summary: LoadSummary = { date, keyspace, rows: {}, errors: {}, tableSeconds: { setup: Math.round((Date.now() - started) / 100) / 10 }, retries: 0, seconds: 0 };
     const retry = { maxRetries: options.maxRetries, baseMs: options.retryBaseMs, onRetry: () => (summary.retries += 1) };
@@ -107,28 +126,22 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
       const insert = `INSERT INTO ${target.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
       const writer = new BoundedWriter(options.concurrency, retry);
       const writeOptions = { prepare: true, isIdempotent: true } as const;
-      const batcher = new RowBatcher<unknown[]>({ maxRows: options.batchRows, maxBytes: options.batchBytes, maxOpenGroups: 256 });
+      const batcher = new RowBatcher<unknown[]>(target.batching?.by === 'replicas' ? limits.replicas : limits.partition);
       const send = (batch: unknown[][]): Promise<void> =>
         batch.length === 1
           ? writer.submit(1, () => s.execute(insert, batch[0], writeOptions))
           : writer.submit(batch.length, () => s.batch(batch.map((params) => ({ query: insert, params })), { ...writeOptions, logged: false }));
-      const batching = target.batching;
-      const groupOf = (row: Record<string, unknown>): string => {
-        if (batching?.by === 'partition') return JSON.stringify(batching.columns.map((c) => String(row[c])));
-        if (batching?.by === 'replicas') {
-          const replicas = s.getReplicas(keyspace, Buffer.from(String(row[batching.textKey]), 'utf8'));
-          return replicas.map((host) => host.address).join(',');
-        }
-        return '';
-      };
-      for await (const rows of result.yieldRowObjectJs()) {
+      const toParams = paramConverter(columns, target.dateColumns);
+      const groupOf = groupingOf(s, keyspace, columns, target);
+      // Rows as arrays in the query's column order: they are the statement's parameters as they are.
+      for await (const rows of result.yieldRowsJs()) {
         for (const row of rows) {
-          const params = toParams(row, target);
-          if (!batching) {
+          const params = toParams(row);
+          if (!groupOf) {
             await send([params]);
             continue;
           }
-          for (const batch of batcher.add(groupOf(row), params, estimateBytes(params))) await send(batch);
+          for (const batch of batcher.add(groupOf(params), params, estimateBytes(params))) await send(batch);
         }
       }
       for (const batch of batcher.finish()) await send(batch);
