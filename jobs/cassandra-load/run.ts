@@ -17,10 +17,12 @@ import { loadMigrations, migrate } from './migrations.js';
 import { parseReplication, replicationCql } from './options.js';
 import { RowBatcher, estimateBytes } from './batches.js';
 import { BoundedWriter, withRetry } from './retry.js';
-import { paramConverter, partitionKeyOf } from './rows.js';
+import { jsonRows, paramConverter, partitionKeyOf, replicaSetName, singleReplicaSet, type JsonRows } from './rows.js';
 import { checkDayReady } from './source.js';
 import { batchLimitsFor, readBatchThresholds } from './thresholds.js';
 import { LOAD_TARGETS, SOURCE_TABLES, type LoadTarget } from './targets.js';
+
+type DuckDbConnection = Awaited<ReturnType<typeof openDuckDb>>['connection'];
 
 export interface LoadSummary {
   date: string;
@@ -58,6 +60,18 @@ export async function ensureKeyspace(options: CassandraOptions, replication: str
   }
 }
 
+/**
+ * The rows of a query as arrays in its column order (the statement's parameters as they are),
+ * chunk by chunk: as one JSON text per row when every column's type allows, else value by value.
+ */
+async function* readRows(connection: DuckDbConnection, select: string, json: JsonRows | undefined): AsyncGenerator<unknown[][]> {
+  if (!json) {
+    yield* (await connection.stream(select)).yieldRowsJs();
+    return;
+  }
+  for await (const rows of (await connection.stream(json.sql)).yieldRowsJs()) yield rows.map((row) => json.fromJson(row[0] as string));
+}
+
 /** The batch group of a row (see LoadTarget.batching), or undefined when rows go one by one. */
 function groupingOf(session: cassandra.Client, keyspace: string, columns: string[], target: LoadTarget): ((row: unknown[]) => string) | undefined {
   const batching = target.batching;
@@ -65,13 +79,16 @@ function groupingOf(session: cassandra.Client, keyspace: string, columns: string
   if (batching.by === 'partition') return partitionKeyOf(columns, batching.columns);
   const key = columns.indexOf(batching.textKey);
   if (key < 0) throw new Error(`${target.table}: the query has no column ${batching.textKey}`);
+  const metadata = session.metadata;
+  const only = singleReplicaSet([...metadata.getTokenRanges()].map((range) => metadata.getReplicas(keyspace, range)));
+  if (only !== undefined) return () => only;
   // The driver hands out one cached replica array per token range: name each array once.
   const names = new WeakMap<object, string>();
   return (row) => {
     const replicas = session.getReplicas(keyspace, Buffer.from(String(row[key]), 'utf8'));
     let name = names.get(replicas);
     if (name === undefined) {
-      name = replicas.map((host) => host.address).join(',');
+      name = replicaSetName(replicas);
       names.set(replicas, name);
     }
     return name;
@@ -121,8 +138,10 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
       if (target.replaceDayPartition) {
         await withRetry(() => s.execute(`DELETE FROM ${target.table} WHERE dt = ?`, [cassandra.types.LocalDate.fromString(date)], { prepare: true, isIdempotent: true }), retry);
       }
-      const result = await db.connection.stream(target.select(date));
-      const columns = result.columnNames();
+      const select = target.select(date);
+      const shape = await db.connection.run(`SELECT * FROM (${select}) LIMIT 0`);
+      const columns = shape.columnNames();
+      const json = jsonRows(select, columns, shape.columnTypes().map(String));
       const insert = `INSERT INTO ${target.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
       const writer = new BoundedWriter(options.concurrency, retry);
       const writeOptions = { prepare: true, isIdempotent: true } as const;
@@ -133,8 +152,7 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
           : writer.submit(batch.length, () => s.batch(batch.map((params) => ({ query: insert, params })), { ...writeOptions, logged: false }));
       const toParams = paramConverter(columns, target.dateColumns);
       const groupOf = groupingOf(s, keyspace, columns, target);
-      // Rows as arrays in the query's column order: they are the statement's parameters as they are.
-      for await (const rows of result.yieldRowsJs()) {
+      for await (const rows of readRows(db.connection, select, json)) {
         for (const row of rows) {
           const params = toParams(row);
           if (!groupOf) {
