@@ -41,7 +41,8 @@ function client(options: CassandraOptions, keyspace?: string): cassandra.Client 
     localDataCenter: options.cassandraLocalDc,
     ...(keyspace ? { keyspace } : {}),
     socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
-    // BIGINT values come from DuckDB as JavaScript bigint.
+    // BIGINT values come from DuckDB as decimal text (JSON rows) or JavaScript bigint; the
+    // driver's bigint encoder takes both, without loss.
     encoding: { useBigIntAsLong: true },
   });
 }
