@@ -11,10 +11,17 @@
  * (the spark-cassandra-connector writing the rows cassandra-load writes, from the same curated
  * files, into a second keyspace with the same schema). Needs bench/spark/setup.sh done.
  * `--spark-load-only` runs the second comparison alone.
+ *
+ * To iterate on cassandra-load alone: `--keep-day` leaves the day's raw and curated objects in
+ * the lake afterwards, and a later `--load-only` skips generating and transforming and loads the
+ * day that is there (then cleans it up unless `--keep-day` again). Arguments after `--` go to
+ * cassandra-load (e.g. `-- --concurrency 64`). The load reports its own CPU time and, when the
+ * local stack's Cassandra pid is found (PINPIPE_STACK_DIR), Cassandra's, per row.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -30,10 +37,15 @@ import { stageObjects } from '../jobs/daily-transform/stage.js';
 import { CLI } from '../jobs/test/cli.js';
 import { listKeys } from '../jobs/test/lake.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
-import { procStatusKb } from './proc.js';
+import { procCpuSeconds, procStatusKb } from './proc.js';
 import { runSpark, sparkResult } from './spark/run-spark.js';
 
-const args = process.argv.slice(2);
+const allArgs = process.argv.slice(2);
+const dashDash = allArgs.indexOf('--');
+const args = dashDash < 0 ? allArgs : allArgs.slice(0, dashDash);
+const loadArgs = dashDash < 0 ? [] : allArgs.slice(dashDash + 1);
+const keepDay = args.includes('--keep-day');
+const loadOnly = args.includes('--load-only');
 const posts = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const skipLoad = args.includes('--skip-load');
 const sparkLoadOnly = args.includes('--spark-load-only');
@@ -120,22 +132,24 @@ async function fillLake(): Promise<{ lines: number; objects: number; gzBytes: nu
 }
 
 /** Runs the CLI, sampling the child's peak RSS (VmHWM) until it exits. */
-function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: number; peakRssMb: number; stdout: string; stderr: string }> {
+function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: number; peakRssMb: number; cpuSeconds: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, [CLI, ...cliArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let peakKb = 0;
+    let cpuSeconds = 0;
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const sample = setInterval(() => {
       peakKb = Math.max(peakKb, procStatusKb(child.pid as number, 'VmHWM'));
+      cpuSeconds = Math.max(cpuSeconds, procCpuSeconds(child.pid as number));
     }, 50);
     child.on('error', reject);
     child.on('close', (code) => {
       clearInterval(sample);
-      resolve({ code, seconds: (Date.now() - started) / 1000, peakRssMb: Math.round(peakKb / 1024), stdout, stderr });
+      resolve({ code, seconds: (Date.now() - started) / 1000, peakRssMb: Math.round(peakKb / 1024), cpuSeconds, stdout, stderr });
     });
   });
 }
@@ -158,6 +172,17 @@ async function createSparkKeyspace(): Promise<void> {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The pid of the local stack's Cassandra (stack/stack.sh's pidfile), if there is one. */
+function stackCassandraPid(): number | undefined {
+  const stateDir = process.env.PINPIPE_STACK_DIR ?? join(process.env.PINPIPE_CACHE_DIR ?? join(homedir(), '.cache', 'pinpipe'), 'stack');
+  try {
+    const pid = Number(readFileSync(join(stateDir, 'run', 'cassandra.pid'), 'utf8').trim());
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** DuckDB's bare read-and-write: stage the same objects, read gz NDJSON, write one Parquet file per topic. */
 async function bareDuckDb(): Promise<{ seconds: number; stageSeconds: number }> {
@@ -191,80 +216,101 @@ async function bareDuckDb(): Promise<{ seconds: number; stageSeconds: number }> 
 
 async function main(): Promise<void> {
   await ensureBucket(s3, bucket);
-  await cleanDay();
+  if (!loadOnly) await cleanDay();
   const result: Record<string, unknown> = { posts, date: DATE, memoryLimit: MEMORY_LIMIT, threads: THREADS };
-  if (withSpark) {
+  if (withSpark || loadOnly) {
     result.command = `npx tsx bench/daily.ts ${args.join(' ')}`;
     result.loadAverageAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
   }
   try {
-    const lake = await fillLake();
-    result.lake = lake;
-    process.stderr.write(`lake filled: ${JSON.stringify(lake)}\n`);
+    if (!loadOnly) {
+      const lake = await fillLake();
+      result.lake = lake;
+      process.stderr.write(`lake filled: ${JSON.stringify(lake)}\n`);
 
-    const bare = await bareDuckDb();
-    result.duckdbBareReadWrite = { seconds: bare.seconds, stagingSeconds: bare.stageSeconds, linesPerSecond: Math.round(lake.lines / bare.seconds) };
-    process.stderr.write(`bare DuckDB: ${JSON.stringify(result.duckdbBareReadWrite)}\n`);
+      const bare = await bareDuckDb();
+      result.duckdbBareReadWrite = { seconds: bare.seconds, stagingSeconds: bare.stageSeconds, linesPerSecond: Math.round(lake.lines / bare.seconds) };
+      process.stderr.write(`bare DuckDB: ${JSON.stringify(result.duckdbBareReadWrite)}\n`);
 
-    const transform = await runTimed(['daily-transform', '--date', DATE, '--memory-limit', MEMORY_LIMIT, '--threads', String(THREADS)]);
-    if (transform.code !== 0) throw new Error(`daily-transform exited ${transform.code}: ${transform.stderr.slice(-2000)}`);
-    const finished = transform.stderr.split('\n').find((l) => l.includes('daily-transform finished'));
-    result.transform = {
-      seconds: transform.seconds,
-      linesPerSecond: Math.round(lake.lines / transform.seconds),
-      postsPerSecond: Math.round(posts / transform.seconds),
-      peakRssMb: transform.peakRssMb,
-      ratioToBareDuckDb: Math.round((transform.seconds / bare.seconds) * 100) / 100,
-      steps: Object.fromEntries(
-        transform.stderr
-          .split('\n')
-          .filter((l) => l.includes('"transform step"'))
-          .map((l) => JSON.parse(l) as { step: string; elapsedSeconds: number })
-          .map((l) => [l.step, l.elapsedSeconds]),
-      ),
-      summary: finished ? JSON.parse(finished) : undefined,
-    };
-    process.stderr.write(`transform: ${JSON.stringify(result.transform)}\n`);
-
-    if (withSpark && !sparkLoadOnly) {
-      // The same raw objects, read by PySpark through s3a; its Parquet goes under bench-spark/.
-      const run = await runSpark('daily_clean.py', [DATE, `s3a://${bucket}/${SPARK_OUT_PREFIX}`], env);
-      const spark = sparkResult<{ seconds: number; steps: Record<string, number>; rows: Record<string, number>; lines: Record<string, number> }>(run, 'daily_clean.py');
-      const pinpipeRows = (finished ? (JSON.parse(finished) as { rows: Record<string, number> }).rows : {}) as Record<string, number>;
-      const mismatched = Object.keys(spark.rows).filter((t) => spark.rows[t] !== pinpipeRows[t]);
-      result.sparkTransform = {
-        seconds: run.seconds,
-        secondsAfterSessionStart: round2(spark.seconds - (spark.steps.session ?? 0)),
-        linesPerSecond: Math.round(lake.lines / run.seconds),
-        postsPerSecond: Math.round(posts / run.seconds),
-        peakRssMb: run.peakRssMb,
-        steps: spark.steps,
-        rows: spark.rows,
-        linesRead: spark.lines,
+      const transform = await runTimed(['daily-transform', '--date', DATE, '--memory-limit', MEMORY_LIMIT, '--threads', String(THREADS)]);
+      if (transform.code !== 0) throw new Error(`daily-transform exited ${transform.code}: ${transform.stderr.slice(-2000)}`);
+      const finished = transform.stderr.split('\n').find((l) => l.includes('daily-transform finished'));
+      result.transform = {
+        seconds: transform.seconds,
+        linesPerSecond: Math.round(lake.lines / transform.seconds),
+        postsPerSecond: Math.round(posts / transform.seconds),
+        peakRssMb: transform.peakRssMb,
+        ratioToBareDuckDb: Math.round((transform.seconds / bare.seconds) * 100) / 100,
+        steps: Object.fromEntries(
+          transform.stderr
+            .split('\n')
+            .filter((l) => l.includes('"transform step"'))
+            .map((l) => JSON.parse(l) as { step: string; elapsedSeconds: number })
+            .map((l) => [l.step, l.elapsedSeconds]),
+        ),
+        summary: finished ? JSON.parse(finished) : undefined,
       };
-      result.transformComparison = {
-        pinpipe_seconds: transform.seconds,
-        spark_seconds: run.seconds,
-        ratio: round2(run.seconds / transform.seconds),
-        pinpipe_peak_rss_mb: transform.peakRssMb,
-        spark_peak_rss_mb: run.peakRssMb,
-        pinpipe_lines_per_s: Math.round(lake.lines / transform.seconds),
-        spark_lines_per_s: Math.round(lake.lines / run.seconds),
-        rows_pinpipe: pinpipeRows,
-        rows_spark: spark.rows,
-        rows_match: mismatched.length === 0,
-        ...(mismatched.length > 0 ? { rows_mismatched: mismatched } : {}),
-        target: 'ratio >= 10 (pinpipe at least 10x faster)',
-      };
-      process.stderr.write(`spark transform: ${JSON.stringify(result.transformComparison)}\n`);
+      process.stderr.write(`transform: ${JSON.stringify(result.transform)}\n`);
+
+      if (withSpark && !sparkLoadOnly) {
+        // The same raw objects, read by PySpark through s3a; its Parquet goes under bench-spark/.
+        const run = await runSpark('daily_clean.py', [DATE, `s3a://${bucket}/${SPARK_OUT_PREFIX}`], env);
+        const spark = sparkResult<{ seconds: number; steps: Record<string, number>; rows: Record<string, number>; lines: Record<string, number> }>(run, 'daily_clean.py');
+        const pinpipeRows = (finished ? (JSON.parse(finished) as { rows: Record<string, number> }).rows : {}) as Record<string, number>;
+        const mismatched = Object.keys(spark.rows).filter((t) => spark.rows[t] !== pinpipeRows[t]);
+        result.sparkTransform = {
+          seconds: run.seconds,
+          secondsAfterSessionStart: round2(spark.seconds - (spark.steps.session ?? 0)),
+          linesPerSecond: Math.round(lake.lines / run.seconds),
+          postsPerSecond: Math.round(posts / run.seconds),
+          peakRssMb: run.peakRssMb,
+          steps: spark.steps,
+          rows: spark.rows,
+          linesRead: spark.lines,
+        };
+        result.transformComparison = {
+          pinpipe_seconds: transform.seconds,
+          spark_seconds: run.seconds,
+          ratio: round2(run.seconds / transform.seconds),
+          pinpipe_peak_rss_mb: transform.peakRssMb,
+          spark_peak_rss_mb: run.peakRssMb,
+          pinpipe_lines_per_s: Math.round(lake.lines / transform.seconds),
+          spark_lines_per_s: Math.round(lake.lines / run.seconds),
+          rows_pinpipe: pinpipeRows,
+          rows_spark: spark.rows,
+          rows_match: mismatched.length === 0,
+          ...(mismatched.length > 0 ? { rows_mismatched: mismatched } : {}),
+          target: 'ratio >= 10 (pinpipe at least 10x faster)',
+        };
+        process.stderr.write(`spark transform: ${JSON.stringify(result.transformComparison)}\n`);
+      }
     }
 
     if (!skipLoad) {
-      const load = await runTimed(['cassandra-load', '--date', DATE, '--cassandra-keyspace', keyspace]);
+      const cassandraPid = stackCassandraPid();
+      const cassandraCpuBefore = cassandraPid ? procCpuSeconds(cassandraPid) : 0;
+      const loadAverage = loadavg()[0] as number;
+      const load = await runTimed(['cassandra-load', '--date', DATE, '--cassandra-keyspace', keyspace, ...loadArgs]);
+      const cassandraCpu = cassandraPid ? procCpuSeconds(cassandraPid) - cassandraCpuBefore : undefined;
       if (load.code !== 0) throw new Error(`cassandra-load exited ${load.code}: ${load.stderr.slice(-2000)}`);
       const summary = JSON.parse(load.stdout.trim()) as { rows: Record<string, number>; tableSeconds: Record<string, number> };
       const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
-      result.load = { seconds: load.seconds, rows, rowsPerSecond: Math.round(rows / load.seconds), peakRssMb: load.peakRssMb, perTable: summary.rows, tableSeconds: summary.tableSeconds };
+      const perRowUs = (cpu: number): number => Math.round((cpu * 1e6) / rows);
+      result.load = {
+        seconds: load.seconds,
+        rows,
+        rowsPerSecond: Math.round(rows / load.seconds),
+        peakRssMb: load.peakRssMb,
+        perTable: summary.rows,
+        tableSeconds: summary.tableSeconds,
+        ...(loadArgs.length > 0 ? { args: loadArgs } : {}),
+        loaderCpuSeconds: round2(load.cpuSeconds),
+        loaderCpuUsPerRow: perRowUs(load.cpuSeconds),
+        ...(cassandraCpu === undefined ? {} : { cassandraCpuSeconds: round2(cassandraCpu), cassandraCpuUsPerRow: perRowUs(cassandraCpu) }),
+        loadAverageAtStart: round2(loadAverage),
+        loadAverageAtEnd: round2(loadavg()[0] as number),
+      };
+      process.stderr.write(`load: ${JSON.stringify(result.load)}\n`);
 
       if (withSpark) {
         await createSparkKeyspace();
@@ -303,7 +349,7 @@ async function main(): Promise<void> {
       if (withSpark) await session.execute(`DROP KEYSPACE IF EXISTS ${sparkKeyspace}`).catch(() => undefined);
       await session.shutdown();
     }
-    await cleanDay();
+    if (!keepDay) await cleanDay();
     s3.destroy();
   }
   if (withSpark) result.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);

@@ -43,7 +43,7 @@ describe('RowBatcher', () => {
 });
 
 describe('estimateBytes', () => {
-  it('counts string lengths, lists, fixed-size values and a per-cell overhead', () => {
-    expect(estimateBytes(['abc', null, 5n, ['x', 'yz'], true])).toBe(5 * 16 + 3 + 0 + 8 + (2 * 16 + 1 + 2) + 8);
+  it('counts string lengths, fixed-size values and a per-cell overhead; a list element is a cell with a 16-byte path', () => {
+    expect(estimateBytes(['abc', null, 5n, ['x', 'yz'], true])).toBe(5 * 16 + 3 + 0 + 8 + (2 * 32 + 1 + 2) + 8);
   });
 });

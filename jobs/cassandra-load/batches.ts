@@ -57,17 +57,25 @@ export class RowBatcher<T> {
   }
 }
 
-/** Bytes Cassandra adds per cell in a mutation (timestamp, flags, column reference), measured. */
+/** Bytes Cassandra counts per cell of a mutation (timestamp, TTL, local deletion time). */
 const CELL_OVERHEAD = 16;
+/** A list element is a cell of its own, whose path is a 16-byte time UUID. */
+const LIST_ELEMENT_OVERHEAD = CELL_OVERHEAD + 16;
 
-/** A cheap estimate of a row's size in the mutation Cassandra checks against its batch thresholds. */
+/**
+ * A cheap estimate of a row's size in the mutation Cassandra checks against its batch thresholds
+ * (PartitionUpdate.dataSize: per cell its overhead and value; a null is a tombstone cell).
+ * Text counts one byte per UTF-16 unit, so text beyond ASCII is under-counted: the budget keeps
+ * a margin for it (thresholds.ts BUDGET_SHARE).
+ */
 export function estimateBytes(values: readonly unknown[]): number {
   let bytes = 0;
   for (const value of values) {
     bytes += CELL_OVERHEAD;
     if (typeof value === 'string') bytes += value.length;
-    else if (Array.isArray(value)) bytes += estimateBytes(value);
-    else if (value !== null && value !== undefined) bytes += 8;
+    else if (Array.isArray(value)) {
+      for (const item of value) bytes += LIST_ELEMENT_OVERHEAD + (typeof item === 'string' ? item.length : 8);
+    } else if (value !== null && value !== undefined) bytes += 8;
   }
   return bytes;
 }

@@ -113,6 +113,7 @@ describe('cassandra-load against real S3 and Cassandra', () => {
     const pin = (await session.execute(`SELECT * FROM ${keyspace}.pins_by_id WHERE unique_id = 'load-1'`)).rows[0];
     expect(pin).toMatchObject({ ind: cassandra.types.Long.fromNumber(1), follower_count: cassandra.types.Long.fromNumber(1000), media_type: 'video', story_format: true, image_src: null, save_location: '/data/x', country: 'Japan', user_name: 'F L1', tag_list: ['x', 'y'] });
     expect(pin?.dt.toString()).toBe(DAY);
+    expect(pin).toMatchObject({ latitude: 1.5, longitude: 2.5, age: 21, event_time: new Date('2031-01-11T03:00:00Z'), date_joined: new Date('2016-02-03T04:05:06Z') });
     const byCategory = await session.execute(`SELECT unique_id FROM ${keyspace}.pins_by_category_day WHERE category = 'art' AND day = '${DAY}'`);
     expect(byCategory.rows.length).toBe(20);
     const noUser = (await session.execute(`SELECT user_name, country FROM ${keyspace}.pins_by_id WHERE unique_id = 'load-5'`)).rows[0];

@@ -9,8 +9,8 @@ export const LoadSettings = Type.Object({
   concurrency: Type.Integer({ minimum: 1, maximum: 1024 }),
   maxRetries: Type.Integer({ minimum: 0, maximum: 50 }),
   retryBaseMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
-  batchRows: Type.Integer({ minimum: 1, maximum: 1000 }),
-  batchBytes: Type.Integer({ minimum: 100, maximum: 1_048_576 }),
+  batchRows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  batchBytes: Type.Optional(Type.Integer({ minimum: 100, maximum: 1_048_576 })),
   tempDir: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type LoadOptions = Static<typeof LoadSettings> & { date: string };
@@ -67,11 +67,16 @@ export function loadOptions<T>(y: Argv<T>) {
       ...option('concurrency', { type: 'number', description: 'Writes in flight at once', default: 128, group: 'Load:' }),
       ...option('max-retries', { type: 'number', description: 'Retries of a write that timed out or found too few replicas', default: 5, group: 'Load:' }),
       ...option('retry-base-ms', { type: 'number', description: 'First retry delay; doubles per attempt, with jitter', default: 200, group: 'Load:' }),
-      ...option('batch-rows', { type: 'number', description: 'Most rows in one unlogged batch (one partition or one replica set)', default: 20, group: 'Load:' }),
+      ...option('batch-rows', {
+        type: 'number',
+        description:
+          "Most rows in one unlogged batch (default: 100 rows of one partition; rows of one replica set up to the cluster's unlogged_batch_across_partitions_warn_threshold, 10 by default)",
+        group: 'Load:',
+      }),
       ...option('batch-bytes', {
         type: 'number',
-        description: "Estimated size a batch stays under; keep it below the cluster's batch_size_warn_threshold (5 KiB by default)",
-        default: 4000,
+        description:
+          "Estimated size a batch stays under (default: 25/32 of the cluster's batch_size_warn_threshold, read from system_views.settings: 4000 for Cassandra's default 5 KiB)",
         group: 'Load:',
       }),
       ...option('temp-dir', { type: 'string', description: 'Where curated Parquet is staged (default: the system temp folder)', group: 'Load:' }),

@@ -17,8 +17,12 @@ import { loadMigrations, migrate } from './migrations.js';
 import { parseReplication, replicationCql } from './options.js';
 import { RowBatcher, estimateBytes } from './batches.js';
 import { BoundedWriter, withRetry } from './retry.js';
+import { jsonRows, paramConverter, partitionKeyOf, replicaSetName, singleReplicaSet, type JsonRows } from './rows.js';
 import { checkDayReady } from './source.js';
+import { batchLimitsFor, readBatchThresholds } from './thresholds.js';
 import { LOAD_TARGETS, SOURCE_TABLES, type LoadTarget } from './targets.js';
+
+type DuckDbConnection = Awaited<ReturnType<typeof openDuckDb>>['connection'];
 
 export interface LoadSummary {
   date: string;
@@ -37,7 +41,8 @@ function client(options: CassandraOptions, keyspace?: string): cassandra.Client 
     localDataCenter: options.cassandraLocalDc,
     ...(keyspace ? { keyspace } : {}),
     socketOptions: { connectTimeout: 10_000, readTimeout: 30_000 },
-    // BIGINT values come from DuckDB as JavaScript bigint.
+    // BIGINT values come from DuckDB as decimal text (JSON rows) or JavaScript bigint; the
+    // driver's bigint encoder takes both, without loss.
     encoding: { useBigIntAsLong: true },
   });
 }
@@ -56,10 +61,39 @@ export async function ensureKeyspace(options: CassandraOptions, replication: str
   }
 }
 
-function toParams(row: Record<string, unknown>, target: LoadTarget): unknown[] {
-  return Object.entries(row).map(([column, value]) =>
-    value !== null && value !== undefined && target.dateColumns.includes(column) ? cassandra.types.LocalDate.fromString(String(value)) : value,
-  );
+/**
+ * The rows of a query as arrays in its column order (the statement's parameters as they are),
+ * chunk by chunk: as one JSON text per row when every column's type allows, else value by value.
+ */
+async function* readRows(connection: DuckDbConnection, select: string, json: JsonRows | undefined): AsyncGenerator<unknown[][]> {
+  if (!json) {
+    yield* (await connection.stream(select)).yieldRowsJs();
+    return;
+  }
+  for await (const rows of (await connection.stream(json.sql)).yieldRowsJs()) yield rows.map((row) => json.fromJson(row[0] as string));
+}
+
+/** The batch group of a row (see LoadTarget.batching), or undefined when rows go one by one. */
+function groupingOf(session: cassandra.Client, keyspace: string, columns: string[], target: LoadTarget): ((row: unknown[]) => string) | undefined {
+  const batching = target.batching;
+  if (!batching) return undefined;
+  if (batching.by === 'partition') return partitionKeyOf(columns, batching.columns);
+  const key = columns.indexOf(batching.textKey);
+  if (key < 0) throw new Error(`${target.table}: the query has no column ${batching.textKey}`);
+  const metadata = session.metadata;
+  const only = singleReplicaSet([...metadata.getTokenRanges()].map((range) => metadata.getReplicas(keyspace, range)));
+  if (only !== undefined) return () => only;
+  // The driver hands out one cached replica array per token range: name each array once.
+  const names = new WeakMap<object, string>();
+  return (row) => {
+    const replicas = session.getReplicas(keyspace, Buffer.from(String(row[key]), 'utf8'));
+    let name = names.get(replicas);
+    if (name === undefined) {
+      name = replicaSetName(replicas);
+      names.set(replicas, name);
+    }
+    return name;
+  };
 }
 
 export async function runCassandraLoad(options: CassandraLoadOptions, { logger, signal }: JobContext): Promise<void> {
@@ -92,6 +126,9 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
     session = client(options, keyspace);
     await session.connect();
     await migrate(session, await loadMigrations(), logger);
+    const { thresholds, fromCluster } = await readBatchThresholds(session);
+    const limits = batchLimitsFor(thresholds, options);
+    logger.info('batch limits', { thresholds, fromCluster, partition: limits.partition, replicas: limits.replicas });
 
     const summary: LoadSummary = { date, keyspace, rows: {}, errors: {}, tableSeconds: { setup: Math.round((Date.now() - started) / 100) / 10 }, retries: 0, seconds: 0 };
     const retry = { maxRetries: options.maxRetries, baseMs: options.retryBaseMs, onRetry: () => (summary.retries += 1) };
@@ -102,33 +139,28 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
       if (target.replaceDayPartition) {
         await withRetry(() => s.execute(`DELETE FROM ${target.table} WHERE dt = ?`, [cassandra.types.LocalDate.fromString(date)], { prepare: true, isIdempotent: true }), retry);
       }
-      const result = await db.connection.stream(target.select(date));
-      const columns = result.columnNames();
+      const select = target.select(date);
+      const shape = await db.connection.run(`SELECT * FROM (${select}) LIMIT 0`);
+      const columns = shape.columnNames();
+      const json = jsonRows(select, columns, shape.columnTypes().map(String));
       const insert = `INSERT INTO ${target.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
       const writer = new BoundedWriter(options.concurrency, retry);
       const writeOptions = { prepare: true, isIdempotent: true } as const;
-      const batcher = new RowBatcher<unknown[]>({ maxRows: options.batchRows, maxBytes: options.batchBytes, maxOpenGroups: 256 });
+      const batcher = new RowBatcher<unknown[]>(target.batching?.by === 'replicas' ? limits.replicas : limits.partition);
       const send = (batch: unknown[][]): Promise<void> =>
         batch.length === 1
           ? writer.submit(1, () => s.execute(insert, batch[0], writeOptions))
           : writer.submit(batch.length, () => s.batch(batch.map((params) => ({ query: insert, params })), { ...writeOptions, logged: false }));
-      const batching = target.batching;
-      const groupOf = (row: Record<string, unknown>): string => {
-        if (batching?.by === 'partition') return JSON.stringify(batching.columns.map((c) => String(row[c])));
-        if (batching?.by === 'replicas') {
-          const replicas = s.getReplicas(keyspace, Buffer.from(String(row[batching.textKey]), 'utf8'));
-          return replicas.map((host) => host.address).join(',');
-        }
-        return '';
-      };
-      for await (const rows of result.yieldRowObjectJs()) {
+      const toParams = paramConverter(columns, target.dateColumns);
+      const groupOf = groupingOf(s, keyspace, columns, target);
+      for await (const rows of readRows(db.connection, select, json)) {
         for (const row of rows) {
-          const params = toParams(row, target);
-          if (!batching) {
+          const params = toParams(row);
+          if (!groupOf) {
             await send([params]);
             continue;
           }
-          for (const batch of batcher.add(groupOf(row), params, estimateBytes(params))) await send(batch);
+          for (const batch of batcher.add(groupOf(params), params, estimateBytes(params))) await send(batch);
         }
       }
       for (const batch of batcher.finish()) await send(batch);
