@@ -1,5 +1,5 @@
 // Writes bench/RESULTS.md from bench/results/*.json (run by bench/run.sh).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 const read = (name) => (existsSync(`bench/results/${name}.json`) ? JSON.parse(readFileSync(`bench/results/${name}.json`, 'utf8')) : undefined);
 const lines = [
@@ -21,6 +21,8 @@ const others = existsSync('bench/results')
 for (const name of [...first, ...others]) {
   const result = read(name);
   if (!result) continue;
-  lines.push(`## ${name}`, '', '```json', JSON.stringify(result, null, 2), '```', '');
+  // A result not measured in this run (a skipped or failed hook) keeps its own date.
+  const measured = statSync(`bench/results/${name}.json`).mtime.toISOString().slice(0, 10);
+  lines.push(`## ${name} (written ${measured})`, '', '```json', JSON.stringify(result, null, 2), '```', '');
 }
 console.log(lines.join('\n'));
