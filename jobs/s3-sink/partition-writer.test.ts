@@ -221,6 +221,9 @@ describe('partition writer', () => {
       await a.writer.add(record(o));
       await b.writer.add(record(o));
     }
+    // A rotation only starts its write; both writers' last objects land in the background.
+    await Promise.all([a.writer.settle(), b.writer.settle()]);
+    expect(a.store.objects.size).toBe(2);
     expect([...a.store.objects.entries()].map(([k, v]) => [k, v.body.toString('hex')])).toEqual(
       [...b.store.objects.entries()].map(([k, v]) => [k, v.body.toString('hex')]),
     );
