@@ -321,12 +321,26 @@ pushgateway_installed() { command -v prometheus-pushgateway >/dev/null; }
 pushgateway_install() { ensure_os_packages pushgateway; }
 
 install_services() { # svc...
-  local svc
+  local svc missing=() rc=0
   ensure_os_packages "$@"
   mkdir -p "$CACHE_DIR/logs"
   for svc in "$@"; do
-    "${svc}_installed" || "${svc}_install" || return 1
+    "${svc}_installed" || missing+=("$svc")
   done
+  ((${#missing[@]})) || return 0
+  # The state-dir lock does not cover the shared download cache: two stacks with different
+  # state dirs (two checkouts, or a test stack beside the dev stack) must not build MinIO or
+  # fetch the same jars into it at once. Whoever waits re-checks, and finds the work done.
+  exec 8>"$CACHE_DIR/.install.lock"
+  if ! flock -w 1800 8; then
+    exec 8>&-
+    die "another stack.sh has been installing into $CACHE_DIR for 30 minutes (lock $CACHE_DIR/.install.lock)"
+  fi
+  for svc in "${missing[@]}"; do
+    "${svc}_installed" || "${svc}_install" || { rc=1; break; }
+  done
+  exec 8>&-
+  return "$rc"
 }
 
 # ---- per-service start preparation and commands -----------------------------
