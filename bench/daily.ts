@@ -19,9 +19,8 @@
  * local stack's Cassandra pid is found (PINPIPE_STACK_DIR), Cassandra's, per row.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { homedir, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -37,7 +36,7 @@ import { stageObjects } from '../jobs/daily-transform/stage.js';
 import { CLI } from '../jobs/test/cli.js';
 import { listKeys } from '../jobs/test/lake.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
-import { procCpuSeconds, procStatusKb } from './proc.js';
+import { procCpuSeconds, procStatusKb, stackPid } from './proc.js';
 import { runSpark, sparkResult } from './spark/run-spark.js';
 
 const allArgs = process.argv.slice(2);
@@ -144,7 +143,7 @@ function runTimed(cliArgs: string[]): Promise<{ code: number | null; seconds: nu
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const sample = setInterval(() => {
       peakKb = Math.max(peakKb, procStatusKb(child.pid as number, 'VmHWM'));
-      cpuSeconds = Math.max(cpuSeconds, procCpuSeconds(child.pid as number));
+      cpuSeconds = Math.max(cpuSeconds, procCpuSeconds(child.pid) || 0);
     }, 50);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -172,17 +171,6 @@ async function createSparkKeyspace(): Promise<void> {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-
-/** The pid of the local stack's Cassandra (stack/stack.sh's pidfile), if there is one. */
-function stackCassandraPid(): number | undefined {
-  const stateDir = process.env.PINPIPE_STACK_DIR ?? join(process.env.PINPIPE_CACHE_DIR ?? join(homedir(), '.cache', 'pinpipe'), 'stack');
-  try {
-    const pid = Number(readFileSync(join(stateDir, 'run', 'cassandra.pid'), 'utf8').trim());
-    return pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** DuckDB's bare read-and-write: stage the same objects, read gz NDJSON, write one Parquet file per topic. */
 async function bareDuckDb(): Promise<{ seconds: number; stageSeconds: number }> {
@@ -287,7 +275,7 @@ async function main(): Promise<void> {
     }
 
     if (!skipLoad) {
-      const cassandraPid = stackCassandraPid();
+      const cassandraPid = stackPid('cassandra');
       const cassandraCpuBefore = cassandraPid ? procCpuSeconds(cassandraPid) : 0;
       const loadAverage = loadavg()[0] as number;
       const load = await runTimed(['cassandra-load', '--date', DATE, '--cassandra-keyspace', keyspace, ...loadArgs]);

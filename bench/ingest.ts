@@ -12,7 +12,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, homedir, loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../jobs/e
 import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
 import { formatEventTime } from '../jobs/lib/contracts.js';
 import { bundledDataFile, projectRoot } from '../jobs/lib/paths.js';
-import { procStatusKb } from './proc.js';
+import { procCpuSeconds, procStatusKb, stackPid } from './proc.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -108,32 +108,13 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-/** CPU seconds (user + system) a process has used so far; NaN when it is gone. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /**
  * The local Kafka broker's pid, to report how much CPU it took beside ingest: the one the stack
  * started (its pidfile), else the first broker process found.
  */
 function kafkaPid(): number | undefined {
-  const stackDir = process.env.PINPIPE_STACK_DIR ?? join(process.env.PINPIPE_CACHE_DIR ?? join(homedir(), '.cache', 'pinpipe'), 'stack');
-  try {
-    const pid = Number(readFileSync(join(stackDir, 'run', 'kafka.pid'), 'utf8').trim());
-    if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka')) return pid;
-  } catch {
-    // no pidfile, or its process is gone: look for one
-  }
+  const started = stackPid('kafka');
+  if (started !== undefined) return started;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -148,15 +129,15 @@ function kafkaPid(): number | undefined {
 /** CPU used by ingest and Kafka while `body` runs, as shares of one core. */
 async function measured<T extends Record<string, unknown>>(ingestPid: number, body: () => Promise<T>): Promise<T & { cpu: Record<string, number> }> {
   const broker = kafkaPid();
-  const before = { ingest: cpuSeconds(ingestPid), kafka: cpuSeconds(broker), client: process.cpuUsage(), wall: performance.now() };
+  const before = { ingest: procCpuSeconds(ingestPid), kafka: procCpuSeconds(broker), client: process.cpuUsage(), wall: performance.now() };
   const result = await body();
   const wall = (performance.now() - before.wall) / 1000;
   const client = process.cpuUsage(before.client);
   return {
     ...result,
     cpu: {
-      ingestCores: round((cpuSeconds(ingestPid) - before.ingest) / wall, 2),
-      kafkaCores: round((cpuSeconds(broker) - before.kafka) / wall, 2),
+      ingestCores: round((procCpuSeconds(ingestPid) - before.ingest) / wall, 2),
+      kafkaCores: round((procCpuSeconds(broker) - before.kafka) / wall, 2),
       // This load generator itself: it shares the cores with ingest and Kafka.
       clientCores: round((client.user + client.system) / 1e6 / wall, 2),
       loadAverage1m: round(loadavg()[0] ?? 0, 2),

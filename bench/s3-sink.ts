@@ -4,7 +4,6 @@
  * exported (make bench does both). Prints one JSON object.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { RECORD_HEADERS } from '../jobs/lib/contracts.js';
@@ -14,7 +13,7 @@ import { bundledDataFile } from '../jobs/lib/paths.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../jobs/emulate/generator.js';
 import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
 import { startJob } from '../jobs/test/process.js';
-import { procStatusKb } from './proc.js';
+import { procCpuSeconds, procStatusKb } from './proc.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
 
 const run = promisify(execFile);
@@ -32,16 +31,6 @@ const topics = ['pin', 'geo', 'user'].map((t) => `bench-sink-${t}-${stamp}`);
 
 function peakRssMb(pid: number): number {
   return Math.round(procStatusKb(pid, 'VmHWM') / 1024);
-}
-
-/** User plus system CPU seconds the process has used so far (/proc/<pid>/stat, 100 ticks a second). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 async function fill(): Promise<{ records: number; bytes: number }> {
@@ -100,13 +89,13 @@ async function sinkRun(records: number) {
     if (done > 0 && firstCommitAt === undefined) {
       firstCommitAt = performance.now();
       firstCommitted = done;
-      firstCommitCpu = cpuSeconds(pid);
+      firstCommitCpu = procCpuSeconds(pid);
     }
     if (done >= records) break;
     if (performance.now() - started > 600_000) throw new Error(`sink did not finish: ${done} of ${records}`);
   }
   const finished = performance.now();
-  const cpu = cpuSeconds(pid);
+  const cpu = procCpuSeconds(pid);
   const load1m = Math.round((loadavg()[0] ?? 0) * 100) / 100;
   rss = Math.max(rss, peakRssMb(pid));
   await job.stop();

@@ -9,7 +9,7 @@
  * visible, give or take the poll interval). Window closing is measured the same way: the first
  * poll at which a window's rows are final, against window end + allowed lateness.
  */
-import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { parseEventTime, RECORD_HEADERS } from '../jobs/lib/contracts.js';
 import { createKafka, ensureTopics } from '../jobs/lib/kafka.js';
@@ -18,7 +18,7 @@ import { bundledDataFile } from '../jobs/lib/paths.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../jobs/emulate/generator.js';
 import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
 import { startJob } from '../jobs/test/process.js';
-import { procStatusKb } from './proc.js';
+import { procCpuSeconds, procStatusKb } from './proc.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
 
 const posts = Number(process.argv[2] ?? 100_000);
@@ -54,16 +54,6 @@ function agg(topics: Topics, groupId: string, extra: string[]) {
 async function stored(groupId: string): Promise<number> {
   const { rows } = await pool.query<{ n: string | null }>('SELECT sum(next_offset) AS n FROM stream_agg_offsets WHERE group_id = $1', [groupId]);
   return Number(rows[0]?.n ?? 0);
-}
-
-/** CPU time (user + system) of a process in ms, from /proc/<pid>/stat; NaN once it is gone. */
-function cpuMs(pid: number): number {
-  try {
-    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100 on Linux)
-  } catch {
-    return Number.NaN;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,10 +114,10 @@ async function throughput() {
     if (done > 0 && firstAt === undefined) {
       firstAt = performance.now();
       firstDone = done;
-      cpuAtFirst = cpuMs(pid);
+      cpuAtFirst = procCpuSeconds(pid) * 1000;
     }
     if (done > records / 2) rssLate = Math.max(rssLate, procStatusKb(pid, 'VmRSS'));
-    cpuLast = cpuMs(pid);
+    cpuLast = procCpuSeconds(pid) * 1000;
     if (done >= records) break;
     if (performance.now() - started > 900_000) throw new Error(`stream-agg did not finish the backlog: ${done} of ${records}`);
   }
@@ -148,7 +138,7 @@ async function throughput() {
     // CPU of the job process per record (the figure that tells on a busy machine), and the load then.
     jobCpuMicrosPerEvent: Math.round((cpuLast * 10_000) / records) / 10,
     jobCpuMicrosPerEventSteady: Math.round(((cpuLast - cpuAtFirst) * 10_000) / (records - firstDone)) / 10,
-    loadAverage1m: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+    loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }
 

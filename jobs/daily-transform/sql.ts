@@ -253,8 +253,9 @@ export function dedupeSql(table: Exclude<CuratedTable, 'posts'>): string {
   return `SELECT *${extra} FROM stage_${stage} WHERE reject_reason IS NULL AND line_position IN (SELECT line_position FROM winners_${table})`;
 }
 
-/** Columns of `joined_pins` that come from geo and users; NULL where the pin has no match. */
-const JOINED_COLUMNS = ['event_time', 'latitude', 'longitude', 'coordinates', 'country', 'user_name', 'age', 'date_joined'];
+/** A curated table's columns but its join key: what it adds to a pin. */
+const joinedColumns = (table: 'geo' | 'users', alias: string): string[] =>
+  CURATED_TABLES[table].columns.filter((c) => c !== 'ind').map((c) => `${alias}.${c}`);
 
 /**
  * Every deduplicated pin with its geo and user columns (LEFT JOIN on ind), stored once in the
@@ -262,12 +263,11 @@ const JOINED_COLUMNS = ['event_time', 'latitude', 'longitude', 'coordinates', 'c
  * the metrics' history and the report's counts; `has_geo`/`has_user` say whether the pin is a post.
  */
 export function joinedPinsSql(): string {
-  const pinColumns = CURATED_TABLES.pins.columns.map((c) => `p.${c}`).join(', ');
-  const g = new Set(['event_time', 'latitude', 'longitude', 'coordinates', 'country']);
-  const joined = JOINED_COLUMNS.map((c) => (g.has(c) ? `g.${c}` : `u.${c}`)).join(', ');
-  return `SELECT ${pinColumns}, ${joined}, g.ind IS NOT NULL AS has_geo, u.ind IS NOT NULL AS has_user
+  const { columns, orderBy } = CURATED_TABLES.pins;
+  const select = [...columns.map((c) => `p.${c}`), ...joinedColumns('geo', 'g'), ...joinedColumns('users', 'u')].join(', ');
+  return `SELECT ${select}, g.ind IS NOT NULL AS has_geo, u.ind IS NOT NULL AS has_user
     FROM pins p LEFT JOIN geo g ON g.ind = p.ind LEFT JOIN users u ON u.ind = p.ind
-    ORDER BY p.${CURATED_TABLES.pins.orderBy.split(', ').join(', p.')}`;
+    ORDER BY ${orderBy.split(', ').map((c) => `p.${c}`).join(', ')}`;
 }
 
 /** The post: a pin with where and by whom it was posted (it has both), in joined_pins' order. */

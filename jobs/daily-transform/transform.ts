@@ -125,9 +125,11 @@ async function measureStages(db: DuckDBConnection): Promise<StageStats> {
     (r): RejectedSample => ({ type: r.type, object: r.object_name, offset: r.source_offset === null ? null : Number(r.source_offset), reason: r.reject_reason, line: r.rejected_line }),
   );
 
+  // Every line is either rejected or accepted: what goes into a table is what was not rejected.
   const rowsIn = { pins: 0, geo: 0, users: 0 };
   for (const table of ['pins', 'geo', 'users'] as const) {
-    rowsIn[table] = await scalar(db, `SELECT count(*) FROM stage_${DEDUPE[table].stage} WHERE reject_reason IS NULL`);
+    const stage = DEDUPE[table].stage;
+    rowsIn[table] = lines[stage] - rejectedByType[stage];
   }
 
   const fields = Object.keys(PLACEHOLDERS);
