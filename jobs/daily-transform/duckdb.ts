@@ -10,7 +10,18 @@ export interface DuckDbSettings {
 
 export interface DuckDb {
   connection: DuckDBConnection;
+  /** Another connection to the same database, for work that can run beside the first one's. */
+  connect(): Promise<DuckDBConnection>;
+  /** Stops whatever every connection is running (SIGTERM). */
+  interrupt(): void;
   close(): void;
+}
+
+/** Raw times without a zone are UTC; TIMESTAMPTZ casts must not depend on the host's zone. */
+async function utcConnection(instance: DuckDBInstance): Promise<DuckDBConnection> {
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  return connection;
 }
 
 /** An in-memory DuckDB bounded by memory_limit, spilling to spillDir, in UTC. */
@@ -24,13 +35,19 @@ export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDb> {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'true',
   });
-  const connection = await instance.connect();
-  // Raw times without a zone are UTC; TIMESTAMPTZ casts must not depend on the host's zone.
-  await connection.run("SET TimeZone = 'UTC'");
+  const connections = [await utcConnection(instance)];
   return {
-    connection,
+    connection: connections[0] as DuckDBConnection,
+    async connect() {
+      const connection = await utcConnection(instance);
+      connections.push(connection);
+      return connection;
+    },
+    interrupt() {
+      for (const connection of connections) connection.interrupt();
+    },
     close() {
-      connection.closeSync();
+      for (const connection of connections) connection.closeSync();
       instance.closeSync();
     },
   };

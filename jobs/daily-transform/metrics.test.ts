@@ -154,13 +154,13 @@ beforeAll(async () => {
   try {
     await mkdir(join(work, 'd1'));
     await mkdir(join(work, 'd2'));
-    const first = await transformDay(db.connection, {
+    const first = await transformDay(db, {
       date: '2031-01-07',
       rawFiles: await writeLocalObjects(join(work, 'lake1'), toRawObjects(records(day1), Date.UTC(2031, 0, 7), 2, 100)),
       pastPostFiles: [],
       outDir: join(work, 'd1'),
     });
-    const second = await transformDay(db.connection, {
+    const second = await transformDay(db, {
       date: '2032-01-08',
       rawFiles: await writeLocalObjects(join(work, 'lake2'), toRawObjects(records(day2), Date.UTC(2032, 0, 8), 3, 100)),
       pastPostFiles: [first.files.posts as string],

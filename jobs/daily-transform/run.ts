@@ -12,8 +12,11 @@ import type { DailyTransformOptions } from './command.js';
 import { openDuckDb } from './duckdb.js';
 import { replacePartition } from './publish.js';
 import { buildReport, type QualityReport } from './report.js';
-import { listKeys, stageObjects } from './stage.js';
+import { listKeys, stageGroups } from './stage.js';
 import { transformDay } from './transform.js';
+
+/** Downloads in flight while staging: enough to keep the local network busy. */
+const STAGING_CONCURRENCY = 6;
 
 const HISTORY_KEY = /^curated\/posts\/dt=(\d{4}-\d{2}-\d{2})\/[^/]+\.parquet$/;
 
@@ -46,6 +49,7 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
   await mkdir(root, { recursive: true });
   const work = await mkdtemp(join(root, `pinpipe-daily-${date}-`));
   let db: Awaited<ReturnType<typeof openDuckDb>> | undefined;
+  let staging: Array<Promise<string[]>> = [];
   try {
     const rawKeys = {} as Record<RecordType, string[]>;
     for (const type of RECORD_TYPES) {
@@ -59,14 +63,19 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
     }
     if (missing.length > 0) logger.warn('topics without raw data for the day; treated as empty', { date, missing });
 
-    logger.info('staging raw objects', { date, objects: Object.fromEntries(RECORD_TYPES.map((t) => [t, rawKeys[t].length])) });
-    const rawFiles = {} as Record<RecordType, string[]>;
-    for (const type of RECORD_TYPES) rawFiles[type] = await stageObjects(s3, bucket, rawKeys[type], join(work, 'raw', type), 4, signal);
     const historyKeys = await pastPostKeys(s3, bucket, date);
-    const pastPostFiles = await stageObjects(s3, bucket, historyKeys, join(work, 'history'), 4, signal);
-    checkpoint();
+    logger.info('staging raw objects', { date, objects: Object.fromEntries(RECORD_TYPES.map((t) => [t, rawKeys[t].length])), historyDays: historyKeys.length });
+    // One download queue, pins first: DuckDB cleans a topic while the next ones download.
+    staging = stageGroups(
+      s3,
+      bucket,
+      [...RECORD_TYPES.map((type) => ({ keys: rawKeys[type], dir: join(work, 'raw', type) })), { keys: historyKeys, dir: join(work, 'history') }],
+      STAGING_CONCURRENCY,
+      signal,
+    );
+    const rawFiles = Object.fromEntries(RECORD_TYPES.map((type, i) => [type, staging[i] as Promise<string[]>])) as Record<RecordType, Promise<string[]>>;
+    const pastPostFiles = staging[RECORD_TYPES.length] as Promise<string[]>;
     const elapsed = (): number => Math.round((Date.now() - started) / 100) / 10;
-    logger.info('transform step', { step: 'staged', historyDays: historyKeys.length, elapsedSeconds: elapsed() });
 
     const outDir = join(work, 'out');
     const spillDir = join(work, 'spill');
@@ -74,10 +83,10 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
     await mkdir(spillDir, { recursive: true });
     db = await openDuckDb({ memoryLimit: options.memoryLimit, threads: options.threads, spillDir });
     // SIGTERM stops a long DuckDB query at once; nothing of the day has been replaced yet.
-    const connection = db.connection;
-    const interrupt = (): void => connection.interrupt();
+    const opened = db;
+    const interrupt = (): void => opened.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });
-    const output = await transformDay(db.connection, {
+    const output = await transformDay(db, {
       date,
       rawFiles,
       pastPostFiles,
@@ -107,11 +116,9 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
       await putReport(s3, bucket, report);
       throw new PinpipeError('PINPIPE_QUALITY_FAILED', `data quality of ${date} failed: ${report.failures.join('; ')}; curated data was not replaced (report: s3://${bucket}/${qualityReportKey(date)})`);
     }
-    const written: string[] = [];
-    for (const [table, path] of Object.entries(output.files)) {
-      checkpoint();
-      written.push(await replacePartition(s3, bucket, table, date, path));
-    }
+    checkpoint();
+    // Each table is replaced by one PUT of its own; they do not depend on one another.
+    const written = await Promise.all(Object.entries(output.files).map(([table, path]) => replacePartition(s3, bucket, table, date, path)));
     await putReport(s3, bucket, report);
     logger.info('daily-transform finished', {
       date,
@@ -128,6 +135,8 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
     await pushBatchMetrics(options.pushgatewayUrl, { job: 'daily-transform', seconds: (Date.now() - started) / 1000, rows, succeeded: true }, logger);
   } finally {
     db?.close();
+    // Downloads still running after a failure must not write into a folder being removed.
+    await Promise.allSettled(staging);
     s3.destroy();
     if (options.keepTemp) logger.info('staging folder kept', { path: work });
     else await rm(work, { recursive: true, force: true });

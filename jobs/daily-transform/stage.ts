@@ -33,20 +33,58 @@ export async function download(s3: S3Client, bucket: string, key: string, path: 
   }
 }
 
+/** Runs tasks with at most `concurrency` at a time, in the order they were handed in. */
+function queue(concurrency: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (task) => {
+    if (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    active += 1;
+    try {
+      return await task();
+    } finally {
+      active -= 1;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/** Where a key is staged: the key's last three parts, so names stay unique and readable in reports. */
+function localPath(dir: string, key: string): string {
+  return join(dir, key.split('/').slice(-3).join('_'));
+}
+
 /**
  * Downloads keys into dir with a few requests in flight; local names are the keys with "/"
  * replaced, so they stay unique and keep the object name visible in reports.
  */
 export async function stageObjects(s3: S3Client, bucket: string, keys: readonly string[], dir: string, concurrency = 4, signal?: AbortSignal): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const paths = keys.map((key) => join(dir, key.split('/').slice(-3).join('_')));
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < keys.length) {
-      const i = next++;
-      await download(s3, bucket, keys[i] as string, paths[i] as string, signal);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
-  return paths;
+  const [staged] = stageGroups(s3, bucket, [{ keys, dir }], concurrency, signal);
+  return staged as Promise<string[]>;
+}
+
+/**
+ * Downloads several groups of keys through one queue, in the order given, and answers each
+ * group's local paths as soon as that group is down: the caller can work on the first group
+ * while the next ones download. Every promise is observed, so a group nobody awaits after an
+ * earlier failure does not end the process with an unhandled rejection.
+ */
+export function stageGroups(
+  s3: S3Client,
+  bucket: string,
+  groups: ReadonlyArray<{ keys: readonly string[]; dir: string }>,
+  concurrency = 4,
+  signal?: AbortSignal,
+): Array<Promise<string[]>> {
+  const limit = queue(concurrency);
+  return groups.map(({ keys, dir }) => {
+    const made = mkdir(dir, { recursive: true });
+    const paths = keys.map((key) => localPath(dir, key));
+    const staged = Promise.all(keys.map((key, i) => limit(async () => {
+      await made;
+      await download(s3, bucket, key, paths[i] as string, signal);
+    }))).then(() => paths);
+    staged.catch(() => undefined);
+    return staged;
+  });
 }

@@ -157,7 +157,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'pinpipe-transform-test-'));
   const rawFiles = await writeLocalObjects(join(work, 'lake'), OBJECTS);
   db = await openDuckDb({ memoryLimit: '256MB', threads: 2, spillDir: work });
-  output = await transformDay(db.connection, { date: DATE, rawFiles, pastPostFiles: [], outDir: work });
+  output = await transformDay(db, { date: DATE, rawFiles, pastPostFiles: [], outDir: work });
 });
 
 afterAll(async () => {
@@ -264,7 +264,7 @@ describe('transformDay file order', () => {
     const dir = await mkdtemp(join(tmpdir(), 'pinpipe-transform-order-'));
     try {
       const rawFiles = await writeLocalObjects(join(dir, 'lake'), [...pinObjects, ...geoObjects, ...userObjects]);
-      const out = await transformDay(db.connection, { date: DATE, rawFiles, pastPostFiles: [], outDir: dir });
+      const out = await transformDay(db, { date: DATE, rawFiles, pastPostFiles: [], outDir: dir });
       const byIndThenId = (a: Record<string, unknown>, b: Record<string, unknown>): number =>
         (a.ind as number) - (b.ind as number) || (String(a.unique_id) < String(b.unique_id) ? -1 : String(a.unique_id) > String(b.unique_id) ? 1 : 0);
       const pins = await readParquet(out.files.pins as string, 'SELECT ind, unique_id FROM t');

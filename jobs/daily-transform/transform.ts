@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PLACEHOLDERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js';
-import { createTableSql, rows, run, scalar } from './duckdb.js';
+import { createTableSql, rows, run, scalar, type DuckDb } from './duckdb.js';
 import { historySql, METRICS, metricTable } from './metrics-sql.js';
-import { copyToParquetSql, CURATED_TABLE_NAMES, curatedSelect, DEDUPE, dedupeSql, joinedPinsSql, postsSql, stageSql, winnersSql, type ReadMode } from './sql.js';
+import { copyToParquetSql, curatedSelect, DEDUPE, dedupeSql, joinedPinsSql, postsSql, stageSql, winnersSql, type CuratedTable, type ReadMode } from './sql.js';
 import type { RejectedSample, TableStats, TransformOutput, TransformStats } from './types.js';
 
 /** How many rejected lines the report quotes. */
@@ -13,10 +13,13 @@ export const REJECTED_SAMPLE_SIZE = 20;
 
 export interface TransformInput {
   date: string;
-  /** Local gzip NDJSON files per record type, staged from raw/<topic>/dt=D/. */
-  rawFiles: Record<RecordType, string[]>;
+  /**
+   * Local gzip NDJSON files per record type, staged from raw/<topic>/dt=D/. A promise lets a
+   * topic be cleaned while the next one is still downloading.
+   */
+  rawFiles: Record<RecordType, readonly string[] | Promise<readonly string[]>>;
   /** Local copies of curated/posts/dt=X/ for the days X before D, for the metrics. */
-  pastPostFiles: string[];
+  pastPostFiles: readonly string[] | Promise<readonly string[]>;
   /** Where the Parquet files are written. */
   outDir: string;
   /** Called as each step starts, for logs. */
@@ -32,12 +35,15 @@ function byType<T>(make: (type: RecordType) => T): Record<RecordType, T> {
  * the metric tables over the history. Local files in, local files out: staging from and
  * publishing to S3 are the caller's business, so this runs the same in tests.
  */
-export async function transformDay(db: DuckDBConnection, input: TransformInput): Promise<TransformOutput> {
+export async function transformDay(duckDb: DuckDb, input: TransformInput): Promise<TransformOutput> {
+  const db = duckDb.connection;
   const step = input.onStep ?? (() => undefined);
   const readMode = byType((): ReadMode => 'fast');
   const fastReadError: Partial<Record<RecordType, string>> = {};
+  const objects = byType(() => 0);
   for (const type of RECORD_TYPES) {
-    let files = input.rawFiles[type];
+    let files = await input.rawFiles[type];
+    objects[type] = files.length;
     if (files.length === 0) {
       // The readers need a file; an empty one gives an empty stage table with the right columns.
       const empty = join(input.outDir, `empty-${type}.ndjson.gz`);
@@ -72,25 +78,43 @@ export async function transformDay(db: DuckDBConnection, input: TransformInput):
   await run(db, 'DROP TABLE stage_pin');
   await run(db, `CREATE OR REPLACE VIEW posts AS ${postsSql(input.date)}`);
 
+  // Two lanes on two connections: pins and posts (the wide files) on one; geo, users and the
+  // metrics on the other. Each file's bytes depend only on its query; the lanes fill the gaps a
+  // single COPY leaves on the worker threads.
   const files: Record<string, string> = {};
-  for (const table of CURATED_TABLE_NAMES) {
+  const write = async (connection: DuckDBConnection, table: CuratedTable): Promise<void> => {
     step(`write ${table}`);
     files[table] = join(input.outDir, `${table}.parquet`);
-    await run(db, copyToParquetSql(curatedSelect(table), files[table]));
-  }
-
-  step('metrics');
-  await run(db, createTableSql('history', historySql(input.pastPostFiles)));
+    await run(connection, copyToParquetSql(curatedSelect(table), files[table]));
+  };
+  const side = await duckDb.connect();
   const metricRows: Record<string, number> = {};
-  for (const metric of METRICS) {
-    const table = metricTable(metric.name);
-    await run(db, createTableSql(table, metric.sql));
-    files[table] = join(input.outDir, `${table}.parquet`);
-    await run(db, copyToParquetSql(`SELECT * FROM ${table}`, files[table]));
-    metricRows[metric.name] = await scalar(db, `SELECT count(*) FROM ${table}`);
-  }
+  let pastPostFiles: readonly string[] = [];
+  // Settle both before going on: a failed lane must not leave the other one still writing.
+  const lanes = await Promise.allSettled([
+    (async () => {
+      await write(db, 'pins');
+      await write(db, 'posts');
+    })(),
+    (async () => {
+      await write(side, 'geo');
+      await write(side, 'users');
+      pastPostFiles = await input.pastPostFiles;
+      step('metrics');
+      await run(side, createTableSql('history', historySql(pastPostFiles)));
+      for (const metric of METRICS) {
+        const table = metricTable(metric.name);
+        await run(side, createTableSql(table, metric.sql));
+        files[table] = join(input.outDir, `${table}.parquet`);
+        await run(side, copyToParquetSql(`SELECT * FROM ${table}`, files[table]));
+        metricRows[metric.name] = await scalar(side, `SELECT count(*) FROM ${table}`);
+      }
+    })(),
+  ]);
+  const failed = lanes.find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
+  if (failed) throw failed.reason;
 
-  const stats = await measure(db, input, staged, metricRows);
+  const stats = await measure(db, { objects, historyDays: pastPostFiles.length + 1 }, staged, metricRows);
   stats.input.read_mode = readMode;
   if (Object.keys(fastReadError).length > 0) stats.input.fast_read_error = fastReadError;
   return { files, stats };
@@ -156,7 +180,12 @@ async function measureStages(db: DuckDBConnection): Promise<StageStats> {
   };
 }
 
-async function measure(db: DuckDBConnection, input: TransformInput, staged: StageStats, metricRows: Record<string, number>): Promise<TransformStats> {
+async function measure(
+  db: DuckDBConnection,
+  input: { objects: Record<RecordType, number>; historyDays: number },
+  staged: StageStats,
+  metricRows: Record<string, number>,
+): Promise<TransformStats> {
   const tables: Record<string, TableStats> = {};
   for (const table of ['pins', 'geo', 'users'] as const) {
     // One winner per key: the winners table's size is the table's row count.
@@ -167,7 +196,7 @@ async function measure(db: DuckDBConnection, input: TransformInput, staged: Stag
   tables.posts = { rows_in: posts, rows_out: posts, duplicates_dropped: 0 };
 
   return {
-    input: { objects: byType((t) => input.rawFiles[t].length), lines: staged.lines, read_mode: byType((): ReadMode => 'fast') },
+    input: { objects: input.objects, lines: staged.lines, read_mode: byType((): ReadMode => 'fast') },
     rejected: staged.rejected,
     tables,
     joins: {
@@ -177,7 +206,7 @@ async function measure(db: DuckDBConnection, input: TransformInput, staged: Stag
     placeholders_replaced: staged.placeholders_replaced,
     invalid_values_nulled: staged.invalid_values_nulled,
     metrics: {
-      history_days: input.pastPostFiles.length + 1,
+      history_days: input.historyDays,
       history_posts: await scalar(db, 'SELECT count(*) FROM history'),
       rows: metricRows,
     },
