@@ -14,7 +14,9 @@
  *
  * To iterate on cassandra-load alone: `--keep-day` leaves the day's raw and curated objects in
  * the lake afterwards, and a later `--load-only` skips generating and transforming and loads the
- * day that is there (then cleans it up unless `--keep-day` again). Arguments after `--` go to
+ * day that is there (then cleans it up unless `--keep-day` again); `--reuse-lake` transforms the
+ * raw objects such a run left instead of generating them again. `--memory-limit 2GB` sets
+ * DuckDB's memory_limit for the transform and the bare read-and-write (default 1GB). Arguments after `--` go to
  * cassandra-load (e.g. `-- --concurrency 64`). The load reports its own CPU time and, when the
  * local stack's Cassandra pid is found (PINPIPE_STACK_DIR), Cassandra's, per row.
  */
@@ -44,8 +46,10 @@ const dashDash = allArgs.indexOf('--');
 const args = dashDash < 0 ? allArgs : allArgs.slice(0, dashDash);
 const loadArgs = dashDash < 0 ? [] : allArgs.slice(dashDash + 1);
 const keepDay = args.includes('--keep-day');
+const reuseLake = args.includes('--reuse-lake');
+const memoryArg = args.indexOf('--memory-limit');
 const loadOnly = args.includes('--load-only');
-const posts = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+const posts = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--memory-limit') ?? 1_000_000);
 const skipLoad = args.includes('--skip-load');
 const sparkLoadOnly = args.includes('--spark-load-only');
 const withSpark = args.includes('--spark') || sparkLoadOnly;
@@ -53,7 +57,8 @@ const DATE = '2030-06-15';
 const DAY_MS = Date.parse(`${DATE}T00:00:00Z`);
 const PARTITIONS = 3;
 const OBJECT_RECORDS = 50_000;
-const MEMORY_LIMIT = '1GB';
+/** DuckDB's memory_limit for the transform and for the bare read-and-write alike. */
+const MEMORY_LIMIT = memoryArg >= 0 ? (args[memoryArg + 1] as string) : '1GB';
 const THREADS = 2;
 const settings = serviceSettings();
 const bucket = settings.s3Bucket;
@@ -204,7 +209,8 @@ async function bareDuckDb(): Promise<{ seconds: number; stageSeconds: number }> 
 
 async function main(): Promise<void> {
   await ensureBucket(s3, bucket);
-  if (!loadOnly) await cleanDay();
+  const reusing = reuseLake && (await listKeys(s3, bucket, `raw/${TOPICS.pin}/dt=${DATE}/`)).length > 0;
+  if (!loadOnly && !reusing) await cleanDay();
   const result: Record<string, unknown> = { posts, date: DATE, memoryLimit: MEMORY_LIMIT, threads: THREADS };
   if (withSpark || loadOnly) {
     result.command = `npx tsx bench/daily.ts ${args.join(' ')}`;
@@ -212,7 +218,8 @@ async function main(): Promise<void> {
   }
   try {
     if (!loadOnly) {
-      const lake = await fillLake();
+      // --reuse-lake: the day a --keep-day run left (same posts count assumed), to iterate quickly.
+      const lake = reusing ? { lines: 3 * posts, reused: true } : await fillLake();
       result.lake = lake;
       process.stderr.write(`lake filled: ${JSON.stringify(lake)}\n`);
 

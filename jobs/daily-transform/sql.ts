@@ -103,18 +103,23 @@ export function followerCountSql(expr: string): string {
 }
 
 /**
- * tag_list text → list: split on ",", each tag trimmed, empty tags dropped; the placeholder, an
- * empty text or one without any tag → NULL. The text is tidied first (spaces around commas and
- * empty tags removed) and split once: a CASE that chooses between lists copies them, and costs
- * more than the split itself. Most texts are already tidy and skip the regular expression.
- * DuckDB's trim() removes spaces only, as the rule wants.
+ * tag_list text → its tidy text: spaces around commas and empty tags removed, so splitting it on
+ * "," gives the tags; the placeholder, an empty text or one without any tag → NULL. Most texts are
+ * already tidy and skip the regular expression. DuckDB's trim() removes spaces only, as the rule
+ * wants. The stage keeps this text and the list is made when a file is written: a list column
+ * costs more to store, join and sort than the text it is split from.
  */
-export function tagListSql(expr: string): string {
+export function tagTextSql(expr: string): string {
   const tidy = `NOT (contains(${expr}, ' ,') OR contains(${expr}, ', ') OR contains(${expr}, ',,') OR starts_with(${expr}, ',') OR ends_with(${expr}, ',')
       OR starts_with(${expr}, ' ') OR ends_with(${expr}, ' '))`;
   const text = `CASE WHEN ${isPlaceholder('tag_list', expr)} THEN NULL WHEN ${tidy} THEN ${expr}
       ELSE trim(regexp_replace(${expr}, ' *,[ ,]*', ',', 'g'), ', ') END`;
-  return `string_split(nullif(${text}, ''), ',')`;
+  return `nullif(${text}, '')`;
+}
+
+/** tag_list text → list: split on ",", each tag trimmed, empty tags dropped (see tagTextSql). */
+export function tagListSql(expr: string): string {
+  return `string_split(${tagTextSql(expr)}, ',')`;
 }
 
 /** NULL, empty or only spaces; trims only the texts that start with a space. */
@@ -156,7 +161,7 @@ export function stageSql(type: RecordType, files: readonly string[], mode: ReadM
         ${nullIfPlaceholder('description', r('description'))} AS description,
         ${nullIfPlaceholder('poster_name', r('poster_name'))} AS poster_name,
         ${followerCountSql(r('follower_count'))} AS follower_count,
-        ${tagListSql(r('tag_list'))} AS tag_list,
+        ${tagTextSql(r('tag_list'))} AS tag_text,
         CASE ${r('is_image_or_video')} WHEN 'image' THEN 'image' WHEN 'video' THEN 'video' WHEN 'multi-video(story page format)' THEN 'video' END AS media_type,
         coalesce(${r('is_image_or_video')} = 'multi-video(story page format)', false) AS story_format,
         ${nullIfPlaceholder('image_src', r('image_src'))} AS image_src,
@@ -264,7 +269,8 @@ const joinedColumns = (table: 'geo' | 'users', alias: string): string[] =>
  */
 export function joinedPinsSql(): string {
   const { columns, orderBy } = CURATED_TABLES.pins;
-  const select = [...columns.map((c) => `p.${c}`), ...joinedColumns('geo', 'g'), ...joinedColumns('users', 'u')].join(', ');
+  const pinColumns = columns.map((c) => (c === 'tag_list' ? 'p.tag_text' : `p.${c}`));
+  const select = [...pinColumns, ...joinedColumns('geo', 'g'), ...joinedColumns('users', 'u')].join(', ');
   return `SELECT ${select}, g.ind IS NOT NULL AS has_geo, u.ind IS NOT NULL AS has_user
     FROM pins p LEFT JOIN geo g ON g.ind = p.ind LEFT JOIN users u ON u.ind = p.ind
     ORDER BY ${orderBy.split(', ').map((c) => `p.${c}`).join(', ')}`;
@@ -283,9 +289,13 @@ export function copyToParquetSql(select: string, path: string): string {
 /**
  * The rows of a curated file in its order. pins and posts come from joined_pins, which is stored
  * sorted: a plain scan keeps that order (preserve_insertion_order), so they are not sorted again.
+ * Their tag list is split from the tidy tag text here.
  */
 export function curatedSelect(table: CuratedTable): string {
   const { columns, orderBy } = CURATED_TABLES[table];
-  if (table === 'pins' || table === 'posts') return `SELECT ${columns.join(', ')} FROM ${table === 'pins' ? 'joined_pins' : 'posts'}`;
+  if (table === 'pins' || table === 'posts') {
+    const select = columns.map((c) => (c === 'tag_list' ? `string_split(tag_text, ',') AS tag_list` : c));
+    return `SELECT ${select.join(', ')} FROM ${table === 'pins' ? 'joined_pins' : 'posts'}`;
+  }
   return `SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${orderBy}`;
 }
