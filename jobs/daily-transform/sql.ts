@@ -258,9 +258,18 @@ export function dedupeSql(table: Exclude<CuratedTable, 'posts'>): string {
   return `SELECT *${extra} FROM stage_${stage} WHERE reject_reason IS NULL AND line_position IN (SELECT line_position FROM winners_${table})`;
 }
 
-/** A curated table's columns but its join key: what it adds to a pin. */
+/**
+ * A curated table's columns but its join key: what it adds to a pin. Geo's coordinates are made
+ * from latitude and longitude when posts are written, not carried through the sort as a list.
+ */
 const joinedColumns = (table: 'geo' | 'users', alias: string): string[] =>
-  CURATED_TABLES[table].columns.filter((c) => c !== 'ind').map((c) => `${alias}.${c}`);
+  CURATED_TABLES[table].columns.filter((c) => c !== 'ind' && c !== 'coordinates').map((c) => `${alias}.${c}`);
+
+/** The columns of pins and posts as written from joined_pins: the lists are made here. */
+const WRITTEN_AS: Record<string, string> = {
+  tag_list: `string_split(tag_text, ',') AS tag_list`,
+  coordinates: '[latitude, longitude] AS coordinates',
+};
 
 /**
  * Every deduplicated pin with its geo and user columns (LEFT JOIN on ind), stored once in the
@@ -289,12 +298,12 @@ export function copyToParquetSql(select: string, path: string): string {
 /**
  * The rows of a curated file in its order. pins and posts come from joined_pins, which is stored
  * sorted: a plain scan keeps that order (preserve_insertion_order), so they are not sorted again.
- * Their tag list is split from the tidy tag text here.
+ * Their tag list is split from the tidy tag text here, and a post's coordinates made.
  */
 export function curatedSelect(table: CuratedTable): string {
   const { columns, orderBy } = CURATED_TABLES[table];
   if (table === 'pins' || table === 'posts') {
-    const select = columns.map((c) => (c === 'tag_list' ? `string_split(tag_text, ',') AS tag_list` : c));
+    const select = columns.map((c) => WRITTEN_AS[c] ?? c);
     return `SELECT ${select.join(', ')} FROM ${table === 'pins' ? 'joined_pins' : 'posts'}`;
   }
   return `SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${orderBy}`;
