@@ -69,7 +69,7 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
     staging = stageGroups(
       s3,
       bucket,
-      [...RECORD_TYPES.map((type) => ({ keys: rawKeys[type], dir: join(work, 'raw', type), gunzip: true })), { keys: historyKeys, dir: join(work, 'history') }],
+      [...RECORD_TYPES.map((type) => ({ keys: rawKeys[type], dir: join(work, 'raw', type) })), { keys: historyKeys, dir: join(work, 'history') }],
       STAGING_CONCURRENCY,
       signal,
     );

@@ -32,14 +32,14 @@ function lineStructure(type: RecordType): string {
 }
 
 /**
- * Every non-blank line of the staged NDJSON files (gzip or plain, by name) as text. The delimiter is a control
+ * Every non-blank line of the staged gzip NDJSON files as text. The delimiter is a control
  * character that valid JSON never holds unescaped, and quoting is off, so a line is one value.
  */
 export function readLinesSql(files: readonly string[]): string {
   const list = `[${files.map(quote).join(', ')}]`;
   return `SELECT parse_filename(filename) AS object_name, line
     FROM read_csv(${list}, columns = {'line': 'VARCHAR'}, delim = '\\x01', quote = '', escape = '', header = false,
-                  auto_detect = false, filename = true, strict_mode = false, null_padding = false)
+                  auto_detect = false, compression = 'gzip', filename = true, strict_mode = false, null_padding = false)
     WHERE line IS NOT NULL AND trim(line) <> ''`;
 }
 
@@ -67,7 +67,7 @@ function parsedSql(type: RecordType, files: readonly string[], mode: ReadMode): 
   const list = `[${files.map(quote).join(', ')}]`;
   return `SELECT parse_filename(filename) AS object_name, NULL::VARCHAR AS line,
       {'topic': topic, 'partition': "partition", 'offset': "offset", 'record': record} AS l
-    FROM read_json(${list}, format = 'newline_delimited', filename = true, auto_detect = false,
+    FROM read_json(${list}, format = 'newline_delimited', compression = 'gzip', filename = true, auto_detect = false,
       columns = {'topic': 'VARCHAR', 'partition': 'VARCHAR', 'offset': 'VARCHAR', 'record': ${quote(recordStructure(type))}})`;
 }
 

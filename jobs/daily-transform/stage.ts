@@ -3,9 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { DependencyError, InputError } from '../lib/errors.js';
+import { DependencyError } from '../lib/errors.js';
 
 /** Every key under a prefix, sorted. */
 export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
@@ -23,30 +22,15 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   return keys.sort();
 }
 
-/** Output chunks of the gunzip stream: big enough that the thread pool is not handed tiny tasks. */
-const GUNZIP_CHUNK_BYTES = 256 * 1024;
-
-/**
- * Downloads one object to a local file, streaming (no whole object in memory). With `gunzip`, the
- * object is decompressed on the way (on the thread pool, while the next bytes arrive), so DuckDB
- * reads plain NDJSON: its own gzip reader costs it more CPU than the JSON parsing does.
- */
-export async function download(s3: S3Client, bucket: string, key: string, path: string, signal?: AbortSignal, gunzip = false): Promise<void> {
+/** Downloads one object to a local file, streaming (no whole object in memory). */
+export async function download(s3: S3Client, bucket: string, key: string, path: string, signal?: AbortSignal): Promise<void> {
   try {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-    const body = got.Body as Readable;
-    if (gunzip) await pipeline(body, createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), createWriteStream(path), { signal });
-    else await pipeline(body, createWriteStream(path), { signal });
+    await pipeline(got.Body as Readable, createWriteStream(path), { signal });
   } catch (error) {
     if (signal?.aborted) throw error;
-    if (isZlibError(error)) throw new InputError(`raw object s3://${bucket}/${key} is not valid gzip: ${(error as Error).message}`, { cause: error });
     throw new DependencyError(`could not download s3://${bucket}/${key}`, { cause: error });
   }
-}
-
-function isZlibError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 /** Runs tasks with at most `concurrency` at a time, in the order they were handed in. */
@@ -65,13 +49,9 @@ function queue(concurrency: number): <T>(task: () => Promise<T>) => Promise<T> {
   };
 }
 
-/**
- * Where a key is staged: the key's last three parts, so names stay unique and readable in
- * reports; without ".gz" when it is decompressed on the way.
- */
-function localPath(dir: string, key: string, gunzip: boolean): string {
-  const name = key.split('/').slice(-3).join('_');
-  return join(dir, gunzip ? name.replace(/\.gz$/, '') : name);
+/** Where a key is staged: the key's last three parts, so names stay unique and readable in reports. */
+function localPath(dir: string, key: string): string {
+  return join(dir, key.split('/').slice(-3).join('_'));
 }
 
 /**
@@ -92,17 +72,17 @@ export async function stageObjects(s3: S3Client, bucket: string, keys: readonly 
 export function stageGroups(
   s3: S3Client,
   bucket: string,
-  groups: ReadonlyArray<{ keys: readonly string[]; dir: string; gunzip?: boolean }>,
+  groups: ReadonlyArray<{ keys: readonly string[]; dir: string }>,
   concurrency = 4,
   signal?: AbortSignal,
 ): Array<Promise<string[]>> {
   const limit = queue(concurrency);
-  return groups.map(({ keys, dir, gunzip = false }) => {
+  return groups.map(({ keys, dir }) => {
     const made = mkdir(dir, { recursive: true });
-    const paths = keys.map((key) => localPath(dir, key, gunzip));
+    const paths = keys.map((key) => localPath(dir, key));
     const staged = Promise.all(keys.map((key, i) => limit(async () => {
       await made;
-      await download(s3, bucket, key, paths[i] as string, signal, gunzip);
+      await download(s3, bucket, key, paths[i] as string, signal);
     }))).then(() => paths);
     staged.catch(() => undefined);
     return staged;

@@ -14,8 +14,8 @@ export const REJECTED_SAMPLE_SIZE = 20;
 export interface TransformInput {
   date: string;
   /**
-   * Local NDJSON files per record type (gzip when named .gz), staged from raw/<topic>/dt=D/. A
-   * promise lets a topic be cleaned while the next one is still downloading.
+   * Local gzip NDJSON files per record type, staged from raw/<topic>/dt=D/. A promise lets a
+   * topic be cleaned while the next one is still downloading.
    */
   rawFiles: Record<RecordType, readonly string[] | Promise<readonly string[]>>;
   /** Local copies of curated/posts/dt=X/ for the days X before D, for the metrics. */
