@@ -98,6 +98,43 @@ describe('lake lines', () => {
     expect(toLakeLine({ ...record(5, T0, Buffer.from('{"ind":5}')), key: 'k"\u2028', headers: {} })).toMatchObject({ line: expect.stringContaining(`"key":${JSON.stringify('k"\u2028')},`) });
   });
 
+  it('are the same bytes whether key and headers come as bytes or as text, tricky ones included', () => {
+    // The lineage as JSON.stringify writes it: what the byte-level writer must reproduce exactly.
+    const reference = (r: SinkRecord, raw: string) => {
+      const text = (v: string | Buffer | undefined | null) => (v === undefined || v === null ? v : String(v));
+      const eventId = text(r.headers[RECORD_HEADERS.eventId]);
+      const ingestTime = Number(text(r.headers[RECORD_HEADERS.ingestTime]));
+      const key = text(r.key);
+      return (
+        `{"topic":${JSON.stringify(r.topic)},"partition":${r.partition},"offset":${r.offset},"timestamp":${r.timestampMs},` +
+        `"ingest_time":${Number.isFinite(ingestTime) ? ingestTime : 'null'},"event_id":${eventId === undefined ? 'null' : JSON.stringify(eventId)},` +
+        `"key":${key === null || key === undefined ? 'null' : JSON.stringify(key)},"record":${raw}}`
+      );
+    };
+    const raw = '{"ind":1}';
+    const keys = [null, '', '0', '123', 'k"q', 'back\\slash', 'tab\t', 'é', '\u2028', '~ !#'];
+    const eventIds = [undefined, '', 'e1', 'pin#1', 'quote"', 'ctrl\u0001', 'ü-ß', '\x7f'];
+    const ingestTimes = [undefined, '', '0', '007', '1767225600123', '9999999999999999', '12345678901234567890', '-5', '1.5', ' 42 ', 'abc', '1e3'];
+    const numbers = [0, 7, 99_999_999, 100_000_000, 1_767_225_600_123, Number.MAX_SAFE_INTEGER, -1, 1e21];
+    let checked = 0;
+    for (const key of keys)
+      for (const eventId of eventIds)
+        for (const ingestTime of ingestTimes) {
+          const n = numbers[checked % numbers.length] as number;
+          const asText: SinkRecord = { ...record(n, n, Buffer.from(raw)), key, headers: { [RECORD_HEADERS.eventId]: eventId, [RECORD_HEADERS.ingestTime]: ingestTime } };
+          const asBytes: SinkRecord = {
+            ...asText,
+            key: key === null ? null : Buffer.from(key),
+            headers: { [RECORD_HEADERS.eventId]: eventId === undefined ? undefined : Buffer.from(eventId), [RECORD_HEADERS.ingestTime]: ingestTime === undefined ? undefined : Buffer.from(ingestTime) },
+          };
+          const expected = reference(asText, raw);
+          expect(toLakeLine(asText)).toEqual({ ok: true, line: expected });
+          expect(toLakeLine(asBytes)).toEqual({ ok: true, line: expected });
+          checked += 1;
+        }
+    expect(checked).toBe(keys.length * eventIds.length * ingestTimes.length);
+  });
+
   it('refuse what is not a UTF-8 JSON object, with the reason', () => {
     expect(toLakeLine(record(1, T0, Buffer.from([0xff, 0xfe])))).toEqual({ ok: false, reason: 'value is not valid UTF-8' });
     expect(toLakeLine(record(1, T0, Buffer.from('{oops')))).toEqual({ ok: false, reason: 'value is not valid JSON' });

@@ -16,20 +16,23 @@ const TICK_MS = 1_000;
 /** The consumer's heartbeat interval (createGroupConsumer). */
 const HEARTBEAT_MS = 3_000;
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
+/** A header as the sink keeps it: its bytes (or text), a repeated one's values joined as String() joins them. */
+function header(headers: IHeaders | undefined, name: string): string | Buffer | undefined {
   const value = headers?.[name];
-  return value === undefined ? undefined : String(value);
+  return value === undefined || typeof value === 'string' || Buffer.isBuffer(value) ? value : String(value);
 }
 
 function toSinkRecords({ batch }: Pick<EachBatchPayload, 'batch'>): SinkRecord[] {
+  const { topic, partition } = batch;
   return batch.messages.map((m) => ({
-    topic: batch.topic,
-    partition: batch.partition,
+    topic,
+    partition,
     offset: Number(m.offset),
     timestampMs: Number(m.timestamp),
-    key: m.key === null ? null : m.key.toString('utf8'),
+    // Bytes as fetched: a lake line copies them when they need no escaping, with no string made.
+    key: m.key,
     value: m.value,
-    // Only the headers the lake keeps are decoded; the dead-letter copy keeps these too.
+    // Only the headers the lake keeps; the dead-letter copy keeps these too.
     headers: { [RECORD_HEADERS.eventId]: header(m.headers, RECORD_HEADERS.eventId), [RECORD_HEADERS.ingestTime]: header(m.headers, RECORD_HEADERS.ingestTime) },
   }));
 }
