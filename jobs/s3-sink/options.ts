@@ -29,7 +29,7 @@ export function sinkOptions<T>(y: Argv<T>) {
       ...option('fetch-ahead-bytes', {
         type: 'number',
         description: 'Fetched bytes that may wait while earlier batches are processed; above it fetching waits',
-        default: 32 * 1024 * 1024,
+        default: 16 * 1024 * 1024,
         group: 'Sink:',
       }),
       ...option('gzip-level', { type: 'number', description: 'gzip level of the objects (1 fastest, 9 smallest)', default: 1, group: 'Sink:' }),

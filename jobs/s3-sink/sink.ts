@@ -42,7 +42,7 @@ export interface FetchedBatch {
   records: () => Iterable<SinkRecord>;
 }
 
-const DEFAULT_QUEUE: QueueBounds = { maxBatches: 64, maxBytes: 32 * 1024 * 1024 };
+const DEFAULT_QUEUE: QueueBounds = { maxBatches: 64, maxBytes: 16 * 1024 * 1024 };
 
 /**
  * One writer per topic-partition, and a single lane through which batches, timed flushes and
