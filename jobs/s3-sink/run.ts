@@ -2,6 +2,7 @@ import type { EachBatchPayload, IHeaders } from 'kafkajs';
 import { RECORD_HEADERS } from '../lib/contracts.js';
 import type { JobContext } from '../lib/job.js';
 import { createGroupConsumer, createKafka, ensureTopics } from '../lib/kafka.js';
+import { fastRecordsInstalled } from '../lib/kafkajs-records.js';
 import { createRegistry, serveMetrics } from '../lib/metrics.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import type { S3SinkOptions } from './command.js';
@@ -119,7 +120,7 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
   const ticker = setInterval(() => {
     sink.tick().catch((error: unknown) => logger.error('timed flush failed', { error: (error as Error).message }));
   }, TICK_MS);
-  logger.info('s3-sink running', { topics: options.topics, groupId: options.groupId, bucket: options.s3Bucket });
+  logger.info('s3-sink running', { topics: options.topics, groupId: options.groupId, bucket: options.s3Bucket, fastRecordDecoder: fastRecordsInstalled });
 
   shutdown.onShutdown(async () => {
     server?.close();
