@@ -71,6 +71,15 @@ describe('fast kafkajs record decoder', () => {
       // Repeated headers, and names that Object.prototype also has.
       { offsetDelta: 3, timestampDelta: 1, key: null, value: Buffer.from('x'), headers: { h: [Buffer.from('1'), Buffer.from('2'), Buffer.from('3')], toString: Buffer.from('t') } },
       { offsetDelta: 4, timestampDelta: 1, key: null, value: Buffer.from('x'), headers: JSON.parse('{"__proto__":"p","b":"q"}') as Record<string, Buffer> },
+      // More names than the decoder remembers, names that share a length, and non-ASCII ones.
+      {
+        offsetDelta: 8,
+        timestampDelta: 3,
+        key: null,
+        value: null,
+        headers: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`h${String(i).padStart(2, '0')}-é`, Buffer.from(String(i))])),
+      },
+      { offsetDelta: 9, timestampDelta: 3, key: null, value: null, headers: { ab: Buffer.from('1'), ac: Buffer.from('2'), 'h07-é': Buffer.from('3'), 'h07-e': Buffer.from('4') } },
       // Deltas of 7 bytes and beyond, either sign: the longest take kafkajs's own path.
       { offsetDelta: 2 ** 30, timestampDelta: 2 ** 47 - 1, key: null, value: null },
       { offsetDelta: 5, timestampDelta: -(2 ** 47), key: null, value: null },

@@ -95,6 +95,30 @@ function addDecimal(Long: LongClass, base: string | undefined, delta: number | L
     .toString();
 }
 
+/**
+ * Header names seen so far with their text: every record of a topic carries the same few names, so
+ * decoding each one into a new string is wasted. Bounded, so odd names cannot grow it.
+ */
+const headerNames: Array<{ bytes: Buffer; text: string }> = [];
+const MAX_HEADER_NAMES = 16;
+
+/** Reads a header name (a zig-zag varint length, then UTF-8 bytes) as readVarIntString does. */
+function readHeaderName(decoder: KafkaDecoder): string | null {
+  const length = decoder.readVarInt();
+  if (length === -1) return null;
+  const { buffer, offset } = decoder;
+  decoder.offset = offset + length;
+  search: for (const known of headerNames) {
+    if (known.bytes.length !== length) continue;
+    for (let i = 0; i < length; i += 1) if (known.bytes[i] !== buffer[offset + i]) continue search;
+    return known.text;
+  }
+  const bytes = buffer.subarray(offset, offset + length);
+  const text = bytes.toString('utf8');
+  if (headerNames.length < MAX_HEADER_NAMES && bytes.length === length) headerNames.push({ bytes: Buffer.from(bytes), text });
+  return text;
+}
+
 /** kafkajs's header merge: a repeated key's values become an array, in order. */
 function mergeHeaders(pairs: Array<{ key: string; value: unknown }>): Headers {
   return pairs.reduce<Headers>(
@@ -135,7 +159,7 @@ function createFastDecoder(Long: LongClass, headerDecoder: (decoder: KafkaDecode
     const count = decoder.readVarInt();
     let headers: Headers = {};
     for (let i = 0; i < count; i += 1) {
-      const header = headerDecoder(decoder);
+      const header = { key: readHeaderName(decoder) as string, value: decoder.readVarIntBytes() };
       if (header.key === '__proto__') {
         // An object literal makes that an own property; assignment would not. kafkajs's own way.
         decoder.offset = headersStart;
