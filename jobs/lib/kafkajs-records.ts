@@ -57,16 +57,22 @@ type RecordDecoder = (decoder: KafkaDecoder, batchContext?: BatchContext) => Rec
 
 const LOG_APPEND_TIME = 1;
 
-/** The base offset or timestamp of a batch as a number, when it is a safe integer (memoised: one batch, many records). */
-let lastText: string | undefined;
-let lastNumber: number | undefined;
-function safeNumber(text: string | undefined): number | undefined {
-  if (text === lastText) return lastNumber;
-  const n = Number(text);
-  lastText = text;
-  lastNumber = text !== undefined && text.length > 0 && Number.isSafeInteger(n) ? n : undefined;
-  return lastNumber;
+/** A batch's base offset or timestamp as a number when it is a safe integer, remembered: one batch, many records. */
+class SafeNumber {
+  private text: string | undefined;
+  private value: number | undefined;
+
+  of(text: string | undefined): number | undefined {
+    if (text !== this.text) {
+      const n = Number(text);
+      this.text = text;
+      this.value = text !== undefined && text.length > 0 && Number.isSafeInteger(n) ? n : undefined;
+    }
+    return this.value;
+  }
 }
+const baseOffset = new SafeNumber();
+const baseTimestamp = new SafeNumber();
 
 /**
  * Reads a zig-zag varlong as a number when it has at most 7 bytes (|value| < 2^48), without
@@ -85,9 +91,9 @@ function peekVarLong(buffer: Buffer, start: number): { value: number; end: numbe
 }
 
 /** `base + delta` in decimal, as Long.fromValue(base).add(delta).toString() gives it. */
-function addDecimal(Long: LongClass, base: string | undefined, delta: number | LongLike): string {
+function addDecimal(Long: LongClass, bases: SafeNumber, base: string | undefined, delta: number | LongLike): string {
   if (typeof delta === 'number') {
-    const n = safeNumber(base);
+    const n = bases.of(base);
     if (n !== undefined && Number.isSafeInteger(n + delta)) return String(n + delta);
   }
   return Long.fromValue(base as string)
@@ -147,10 +153,10 @@ function createFastDecoder(Long: LongClass, headerDecoder: (decoder: KafkaDecode
     } else {
       timestampDelta = decoder.readVarLong();
     }
-    const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : addDecimal(Long, firstTimestamp, timestampDelta);
+    const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : addDecimal(Long, baseTimestamp, firstTimestamp, timestampDelta);
 
     const offsetDelta = decoder.readVarInt();
-    const offset = addDecimal(Long, firstOffset, offsetDelta);
+    const offset = addDecimal(Long, baseOffset, firstOffset, offsetDelta);
 
     const key = decoder.readVarIntBytes();
     const value = decoder.readVarIntBytes();
