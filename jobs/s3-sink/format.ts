@@ -68,26 +68,106 @@ export function isRejection(body: Buffer | string | Rejection): body is Rejectio
 /** The lineage up to the offset depends only on topic and partition: built once per partition. */
 let cachedTopic: string | undefined;
 let cachedPartition = -1;
-let cachedHead = '';
+let cachedHead = Buffer.alloc(0);
+
+const TIMESTAMP = Buffer.from(',"timestamp":');
+const INGEST_TIME = Buffer.from(',"ingest_time":');
+const EVENT_ID = Buffer.from(',"event_id":');
+const KEY = Buffer.from(',"key":');
+const RECORD = Buffer.from(',"record":');
+const NULL = Buffer.from('null');
+
+/** A header or key as text, as String() gives it (a repeated header's values joined by commas). */
+export function asText(value: string | Buffer | Array<string | Buffer>): string {
+  return typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}
+
+/** True when these bytes, put between quotes, are already their JSON string: printable ASCII, no quote or backslash. */
+function isPlainJsonText(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i += 1) {
+    const b = bytes[i] as number;
+    if (b < 0x20 || b > 0x7e || b === 0x22 || b === 0x5c) return false;
+  }
+  return true;
+}
+
+/** True when these bytes are the decimal digits of a safe integer written as String(Number(text)) would write it. */
+function isPlainInteger(bytes: Buffer): boolean {
+  if (bytes.length === 0 || bytes.length > 15 || (bytes[0] === 0x30 && bytes.length > 1)) return false;
+  for (let i = 0; i < bytes.length; i += 1) {
+    const b = bytes[i] as number;
+    if (b < 0x30 || b > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * A JSON string (or null) as bytes to copy: the text's own bytes between quotes when they need no
+ * escaping (the usual case: no string is made), else JSON.stringify of the text.
+ */
+function jsonText(value: string | Buffer | null | undefined): Buffer | string {
+  if (value === undefined || value === null) return NULL;
+  if (Buffer.isBuffer(value) && isPlainJsonText(value)) return value;
+  return JSON.stringify(asText(value));
+}
+
+/** A JSON number (or null) from a header holding one in decimal. */
+function jsonNumber(value: string | Buffer | undefined): Buffer | string {
+  if (value === undefined) return NULL;
+  if (Buffer.isBuffer(value) && isPlainInteger(value)) return value;
+  const n = Number(asText(value));
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/** Room a piece takes: UTF-8 needs at most 3 bytes per UTF-16 unit. */
+function room(piece: Buffer | string): number {
+  return typeof piece === 'string' ? 3 * piece.length : piece.length;
+}
+
+/** Writes a piece from jsonText: bytes between quotes, or a finished JSON text. */
+function writeJsonText(out: LineBuffer, piece: Buffer | string): void {
+  if (typeof piece === 'string') out.writeString(piece);
+  else if (piece === NULL) out.writeBytes(NULL);
+  else {
+    out.writeByte(0x22);
+    out.writeBytes(piece);
+    out.writeByte(0x22);
+  }
+}
+
+function writeInteger(out: LineBuffer, n: number): void {
+  if (n >= 0 && Number.isSafeInteger(n)) out.writeDigits(n);
+  else out.writeString(String(n));
+}
 
 /**
  * Appends one lake line and its newline: lineage beside the raw record. This runs once per record
- * on the sink's hot path, hence the hand-built lineage and the bytes copied as they are.
+ * on the sink's hot path, hence the lineage written as bytes piece by piece (header and key bytes
+ * copied as they came when they need no escaping) and the record's bytes copied as they are.
  */
 export function appendLakeLine(out: LineBuffer, record: SinkRecord, body: Buffer | string): void {
   if (record.topic !== cachedTopic || record.partition !== cachedPartition) {
-    cachedHead = `{"topic":${JSON.stringify(record.topic)},"partition":${record.partition},"offset":`;
+    cachedHead = Buffer.from(`{"topic":${JSON.stringify(record.topic)},"partition":${record.partition},"offset":`);
     cachedTopic = record.topic;
     cachedPartition = record.partition;
   }
-  const eventId = record.headers[RECORD_HEADERS.eventId];
-  const ingestTime = Number(record.headers[RECORD_HEADERS.ingestTime]);
-  const lineage =
-    `${cachedHead}${record.offset},"timestamp":${record.timestampMs},"ingest_time":${Number.isFinite(ingestTime) ? ingestTime : 'null'},` +
-    `"event_id":${eventId === undefined ? 'null' : JSON.stringify(eventId)},"key":${record.key === null ? 'null' : JSON.stringify(record.key)},"record":`;
-  // UTF-8 takes at most 3 bytes per UTF-16 unit; the closing brace and the newline 2 more.
-  out.reserve(3 * lineage.length + (typeof body === 'string' ? 3 * body.length : body.length) + 2);
-  out.writeString(lineage);
+  const eventId = jsonText(record.headers[RECORD_HEADERS.eventId]);
+  const ingestTime = jsonNumber(record.headers[RECORD_HEADERS.ingestTime]);
+  const key = jsonText(record.key);
+  // Offsets and timestamps take at most 24 bytes; quotes, the closing brace and the newline 6.
+  out.reserve(cachedHead.length + 48 + 64 + room(ingestTime) + room(eventId) + room(key) + room(body) + 6);
+  out.writeBytes(cachedHead);
+  writeInteger(out, record.offset);
+  out.writeBytes(TIMESTAMP);
+  writeInteger(out, record.timestampMs);
+  out.writeBytes(INGEST_TIME);
+  if (typeof ingestTime === 'string') out.writeString(ingestTime);
+  else out.writeBytes(ingestTime);
+  out.writeBytes(EVENT_ID);
+  writeJsonText(out, eventId);
+  out.writeBytes(KEY);
+  writeJsonText(out, key);
+  out.writeBytes(RECORD);
   if (typeof body === 'string') out.writeString(body);
   else out.writeBytes(body);
   out.writeByte(0x7d);
@@ -111,9 +191,9 @@ export function toDeadLetterLine(record: SinkRecord, reason: string): string {
     partition: record.partition,
     offset: record.offset,
     timestamp: record.timestampMs,
-    key: record.key,
+    key: record.key === null ? null : asText(record.key),
     reason,
     value_base64: record.value?.toString('base64') ?? null,
-    headers: record.headers,
+    headers: Object.fromEntries(Object.entries(record.headers).map(([name, value]) => [name, value === undefined ? undefined : asText(value)])),
   });
 }

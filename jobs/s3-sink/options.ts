@@ -12,6 +12,7 @@ export const SinkSettings = Type.Object({
   flushMaxAgeMs: Type.Integer({ minimum: 10 }),
   maxBufferBytes: Type.Integer({ minimum: 1024 * 1024 }),
   gzipLevel: Type.Integer({ minimum: 1, maximum: 9 }),
+  fetchAheadBytes: Type.Integer({ minimum: 1024 * 1024 }),
 });
 export type SinkOptions = Static<typeof SinkSettings>;
 
@@ -25,6 +26,12 @@ export function sinkOptions<T>(y: Argv<T>) {
       ...option('flush-idle-ms', { type: 'number', description: 'Flush a partition that received nothing for this long', default: 10_000, group: 'Sink:' }),
       ...option('flush-max-age-ms', { type: 'number', description: 'Flush an object open this long, so a steady trickle still lands', default: 60_000, group: 'Sink:' }),
       ...option('max-buffer-bytes', { type: 'number', description: 'Memory ceiling for all buffers; above it the largest flush early', default: 96 * 1024 * 1024, group: 'Sink:' }),
+      ...option('fetch-ahead-bytes', {
+        type: 'number',
+        description: 'Fetched bytes that may wait while earlier batches are processed; above it fetching waits',
+        default: 16 * 1024 * 1024,
+        group: 'Sink:',
+      }),
       ...option('gzip-level', { type: 'number', description: 'gzip level of the objects (1 fastest, 9 smallest)', default: 1, group: 'Sink:' }),
     })
     .check((argv) => {

@@ -32,6 +32,14 @@ class Gathered {
     return this.offsets.length + this.dead.length;
   }
 
+  /** The lowest offset held, line or dead letter; undefined when empty. */
+  get firstOffset(): number | undefined {
+    const line = this.offsets[0];
+    const dead = this.dead[0]?.offset;
+    if (line === undefined) return dead;
+    return dead === undefined || line < dead ? line : dead;
+  }
+
   add(record: SinkRecord, body: Buffer | string): void {
     if (this.offsets.length === 0) this.firstTimestampMs = record.timestampMs;
     this.offsets.push(record.offset);
@@ -149,6 +157,15 @@ export class PartitionWriter {
 
   get bufferedRecords(): number {
     return this.gathered.records + (this.pending?.gathered.records ?? 0);
+  }
+
+  /**
+   * The first offset not known to be in the lake (undefined before any record): everything below
+   * it is stored, and it starts an object boundary, so reading the partition again from here
+   * rebuilds the same objects. Where the consumer goes back to when this writer is abandoned.
+   */
+  get resumeOffset(): number | undefined {
+    return this.pending?.gathered.firstOffset ?? this.gathered.firstOffset ?? this.nextOffset;
   }
 
   /**

@@ -2,6 +2,7 @@ import type { EachBatchPayload, IHeaders } from 'kafkajs';
 import { RECORD_HEADERS } from '../lib/contracts.js';
 import type { JobContext } from '../lib/job.js';
 import { createGroupConsumer, createKafka, ensureTopics } from '../lib/kafka.js';
+import { fastRecordsInstalled } from '../lib/kafkajs-records.js';
 import { createRegistry, serveMetrics } from '../lib/metrics.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import type { S3SinkOptions } from './command.js';
@@ -13,23 +14,41 @@ import type { SinkRecord } from './types.js';
 
 /** How often idle and age rotation is checked. */
 const TICK_MS = 1_000;
+/** The consumer's heartbeat interval (createGroupConsumer). */
+const HEARTBEAT_MS = 3_000;
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
+/** A header as the sink keeps it: its bytes (or text), a repeated one's values joined as String() joins them. */
+function header(headers: IHeaders | undefined, name: string): string | Buffer | undefined {
   const value = headers?.[name];
-  return value === undefined ? undefined : String(value);
+  return value === undefined || typeof value === 'string' || Buffer.isBuffer(value) ? value : String(value);
 }
 
 function toSinkRecords({ batch }: Pick<EachBatchPayload, 'batch'>): SinkRecord[] {
+  const { topic, partition } = batch;
   return batch.messages.map((m) => ({
-    topic: batch.topic,
-    partition: batch.partition,
+    topic,
+    partition,
     offset: Number(m.offset),
     timestampMs: Number(m.timestamp),
-    key: m.key === null ? null : m.key.toString('utf8'),
+    // Bytes as fetched: a lake line copies them when they need no escaping, with no string made.
+    key: m.key,
     value: m.value,
-    // Only the headers the lake keeps are decoded; the dead-letter copy keeps these too.
+    // Only the headers the lake keeps; the dead-letter copy keeps these too.
     headers: { [RECORD_HEADERS.eventId]: header(m.headers, RECORD_HEADERS.eventId), [RECORD_HEADERS.ingestTime]: header(m.headers, RECORD_HEADERS.ingestTime) },
   }));
+}
+
+/** Waits for `work`, heartbeating meanwhile so a long wait for the lane keeps the group membership. */
+async function untilDone(work: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+  let done = false;
+  void work.then(() => (done = true));
+  await heartbeat();
+  while (!done) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, HEARTBEAT_MS)))]);
+    clearTimeout(timer);
+    if (!done) await heartbeat();
+  }
 }
 
 export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, signal }: JobContext): Promise<void> {
@@ -40,6 +59,7 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
 
   const registry = createRegistry('s3-sink');
   const metrics = createSinkMetrics(registry);
+  let crashed: Error | undefined;
   const consumer = createGroupConsumer(kafka, options.groupId, 4 * 1024 * 1024);
   const sink = new Sink({
     store: new S3ObjectStore(s3, options.s3Bucket),
@@ -48,6 +68,15 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
     maxBufferBytes: options.maxBufferBytes,
     logger,
     metrics,
+    queue: { maxBatches: 64, maxBytes: options.fetchAheadBytes },
+    reposition: (topic, partition, offset) => {
+      try {
+        consumer.seek({ topic, partition, offset: String(offset) });
+      } catch (error) {
+        // Going on would skip what was dropped; a restart reads again from the committed offsets.
+        crashed = error as Error;
+      }
+    },
     commit: async (topic, partition, offset) => {
       try {
         await consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
@@ -58,7 +87,6 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
     },
   });
 
-  let crashed: Error | undefined;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     logger.info('joined group', { groupId: payload.groupId, assignment: payload.memberAssignment });
     void sink.reset();
@@ -75,19 +103,24 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async (payload) => {
-      const records = toSinkRecords(payload);
-      await sink.handleBatch(records);
-      const last = payload.batch.lastOffset();
-      payload.resolveOffset(last);
-      metrics.lag.set({ topic: payload.batch.topic, partition: String(payload.batch.partition) }, Number(payload.batch.offsetLag()));
-      await payload.heartbeat();
+      const { batch } = payload;
+      // Fetched before the sink moved this partition back (reposition): read again from there.
+      if (payload.isStale()) return;
+      let bytes = 0;
+      for (const m of batch.messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+      // The lane processes the batch while kafkajs fetches the next one; the position moves on
+      // now, but only a stored object commits offsets (see Sink.enqueue).
+      const queued = sink.enqueue({ topic: batch.topic, partition: batch.partition, firstOffset: Number(batch.firstOffset()), bytes, records: () => toSinkRecords(payload) });
+      payload.resolveOffset(batch.lastOffset());
+      metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      await untilDone(queued, () => payload.heartbeat());
     },
   });
 
   const ticker = setInterval(() => {
     sink.tick().catch((error: unknown) => logger.error('timed flush failed', { error: (error as Error).message }));
   }, TICK_MS);
-  logger.info('s3-sink running', { topics: options.topics, groupId: options.groupId, bucket: options.s3Bucket });
+  logger.info('s3-sink running', { topics: options.topics, groupId: options.groupId, bucket: options.s3Bucket, fastRecordDecoder: fastRecordsInstalled });
 
   shutdown.onShutdown(async () => {
     server?.close();

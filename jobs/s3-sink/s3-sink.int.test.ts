@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka, Producer } from 'kafkajs';
 import { RECORD_HEADERS } from '../lib/contracts.js';
@@ -132,6 +133,45 @@ describe('s3-sink against real Kafka and S3', () => {
     expectExactlyOnce(await lakeLines(topics), ids);
     expect(await second.stop()).toBe(0);
   });
+
+  it('stays exactly once when a second member joins mid-stream and the partitions are rebalanced', async () => {
+    const topics = await freshTopics();
+    const first = sink(topics, ['--flush-records', '300']);
+    const producing = produce(topics, 6_000);
+    expect(await waitFor(async () => (await lakeLines(topics)).length > 1_000, 60_000, 200)).toBe(true);
+    // The first member has batches fetched ahead when the group rebalances under it.
+    const second = sink(topics, ['--flush-records', '300']);
+    expect(await waitFor(async () => second.logs().includes('joined group') && first.logs().split('joined group').length > 2, 60_000, 200)).toBe(true);
+    const ids = await producing;
+    for (const id of await produce(topics, 2_000, 6_000)) ids.add(id);
+    expect(await waitFor(async () => new Set((await lakeLines(topics)).map((l) => l.event_id)).size >= ids.size, 90_000, 500)).toBe(true);
+    // Give a duplicate, if the sink wrote one, the time to appear.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expectExactlyOnce(await lakeLines(topics), ids);
+    expect(await second.stop()).toBe(0);
+    expect(await first.stop()).toBe(0);
+  }, 240_000);
+
+  it('stays exactly once when S3 fails under batches already fetched ahead, reading again from where the lake ends', async () => {
+    const topics = await freshTopics();
+    const job = sink(topics, ['--flush-records', '200']);
+    const ids = await produce(topics, 1_000);
+    expect(await waitFor(async () => (await lakeLines(topics)).length >= ids.size, 60_000, 300)).toBe(true);
+    execFileSync('stack/stack.sh', ['down', 's3'], { stdio: 'ignore' });
+    try {
+      // Rotations now fail while the consumer has already moved past their records.
+      for (const id of await produce(topics, 3_000, 1_000)) ids.add(id);
+      expect(await waitFor(async () => job.logs().includes('reading the partition again'), 60_000, 300)).toBe(true);
+    } finally {
+      execFileSync('stack/stack.sh', ['up', 's3'], { stdio: 'ignore' });
+    }
+    expect(await waitFor(async () => new Set((await lakeLines(topics)).map((l) => l.event_id)).size >= ids.size, 120_000, 500)).toBe(true);
+    // Give a duplicate, if the sink wrote one, the time to appear.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expectExactlyOnce(await lakeLines(topics), ids);
+    expect(job.child.exitCode).toBeNull();
+    expect(await job.stop()).toBe(0);
+  }, 240_000);
 
   it('routes undecodable records to dlq/ with the reason, and keeps going', async () => {
     const [topic] = (await freshTopics(1)) as [string];

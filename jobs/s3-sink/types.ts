@@ -5,9 +5,10 @@ export interface SinkRecord {
   offset: number;
   /** The record's own timestamp (epoch ms): what decides its hour bucket, never the wall clock. */
   timestampMs: number;
-  key: string | null;
+  /** As the client gave it: bytes are decoded as UTF-8 only where a line needs them as text. */
+  key: string | Buffer | null;
   value: Buffer | null;
-  headers: Record<string, string | undefined>;
+  headers: Record<string, string | Buffer | undefined>;
 }
 
 export interface FlushLimits {
