@@ -7,7 +7,7 @@ import { createLogger } from '../lib/logger.js';
 import { parseObjectKey } from '../lib/lake.js';
 import { ndjsonGzip, toLakeLine } from './format.js';
 import { PartitionWriter } from './partition-writer.js';
-import { Sink, allOrFirstError } from './sink.js';
+import { Sink, allOrFirstError, type SinkOptions } from './sink.js';
 import type { FlushLimits, ObjectStore, SinkRecord } from './types.js';
 
 /** An object store with S3's conditional-put semantics, in memory. */
@@ -319,19 +319,20 @@ describe('partition writer', () => {
   });
 });
 
+/** A sink over `store` with the test defaults (gzip level 1, no commits, no memory pressure, quiet logs); `options` override them. */
+function testSink(store: ObjectStore, options: Partial<SinkOptions> = {}): Sink {
+  return new Sink({ store, format: ndjsonGzip(1), commit: async () => undefined, limits: LIMITS, maxBufferBytes: 1 << 30, logger: createLogger('test', 'error'), ...options });
+}
+
 describe('sink', () => {
   it('flushes the largest buffers when memory passes the ceiling', async () => {
     const store = new MemoryStore();
     const commits: string[] = [];
-    const sink = new Sink({
-      store,
-      format: ndjsonGzip(1),
+    const sink = testSink(store, {
       commit: async (t, p, o) => {
         commits.push(`${p}:${o}`);
       },
-      limits: LIMITS,
       maxBufferBytes: 1024 * 1024,
-      logger: createLogger('test', 'error'),
     });
     const big = Buffer.from(JSON.stringify({ ind: 1, pad: 'x'.repeat(10_000) }));
     await sink.handleBatch(Array.from({ length: 120 }, (_, o) => ({ ...record(o, T0, big), partition: 0 })));
@@ -359,7 +360,7 @@ describe('sink', () => {
 
   it('forgets uncommitted buffers on reset, and the redelivery lands once', async () => {
     const store = new MemoryStore();
-    const sink = new Sink({ store, format: ndjsonGzip(1), commit: async () => undefined, limits: LIMITS, maxBufferBytes: 1 << 30, logger: createLogger('test', 'error') });
+    const sink = testSink(store);
     await sink.handleBatch([record(0), record(1)]);
     await sink.reset();
     await sink.handleBatch([record(0), record(1), record(2)]);
@@ -395,13 +396,8 @@ describe('fetch-ahead lane', () => {
   it('keeps what waits for the lane within its bounds, and makes the consumer wait beyond them', async () => {
     const store = new GatedStore();
     const repositioned: number[] = [];
-    const sink = new Sink({
-      store,
-      format: ndjsonGzip(1),
-      commit: async () => undefined,
+    const sink = testSink(store, {
       limits: { ...LIMITS, maxRecords: 10 },
-      maxBufferBytes: 1 << 30,
-      logger: createLogger('test', 'error'),
       queue: { maxBatches: 3, maxBytes: 1 << 30 },
       reposition: (_t, _p, offset) => repositioned.push(offset),
     });
@@ -432,13 +428,8 @@ describe('fetch-ahead lane', () => {
 
   it('bounds the queued bytes as well', async () => {
     const store = new GatedStore();
-    const sink = new Sink({
-      store,
-      format: ndjsonGzip(1),
-      commit: async () => undefined,
+    const sink = testSink(store, {
       limits: { ...LIMITS, maxRecords: 10 },
-      maxBufferBytes: 1 << 30,
-      logger: createLogger('test', 'error'),
       queue: { maxBatches: 1000, maxBytes: batchOf(0, 0, 10).bytes + batchOf(0, 10, 20).bytes },
       reposition: () => undefined,
     });
@@ -456,15 +447,11 @@ describe('fetch-ahead lane', () => {
   it('discards batches queued before a rebalance; each partition lands once from its committed offset', async () => {
     const store = new GatedStore();
     const commits = new Map<number, number>();
-    const sink = new Sink({
-      store,
-      format: ndjsonGzip(1),
+    const sink = testSink(store, {
       commit: async (_t, p, o) => {
         commits.set(p, o);
       },
       limits: { ...LIMITS, maxRecords: 10 },
-      maxBufferBytes: 1 << 30,
-      logger: createLogger('test', 'error'),
       reposition: () => undefined,
     });
     // Partition 0: a rotation is being written (gated), the next one holds the lane.
@@ -513,10 +500,7 @@ describe('fetch-ahead lane', () => {
       // The consumer's positions: fetch-ahead moves them past what the lane has processed.
       const position = [0, 0];
       const forward: number[] = [];
-      const sink = new Sink({
-        store,
-        format: ndjsonGzip(1),
-        commit: async () => undefined,
+      const sink = testSink(store, {
         limits: { ...LIMITS, maxRecords: uniformInt(rng, 1, 30) },
         // Sometimes small enough that memory flushes of other partitions fail too.
         maxBufferBytes: uniformInt(rng, 0, 1) === 0 ? 2_000 : 1 << 30,
