@@ -671,12 +671,27 @@ stop_pid() { # svc pid
   fi
 }
 
+# A process that has exited can leave its listening sockets to a child still shutting down (a
+# JVM's agents, MinIO's workers); an `up` right after `down` would then find the port taken.
+wait_ports_released() { # svc
+  local port var owner deadline=$((SECONDS + 15))
+  while read -r port var; do
+    owner=$(port_owner "$port")
+    while [[ -n $owner ]] && ((SECONDS < deadline)); do
+      sleep 0.2
+      owner=$(port_owner "$port")
+    done
+    [[ -z $owner ]] || say "$1: port $port is still held by pid $owner after stopping"
+  done < <(svc_ports "$1")
+}
+
 svc_down() {
   local svc=$1 pid rc=0
   pid=$(svc_pid "$svc") || rc=$?
   case $rc in
     0)
       stop_pid "$svc" "$pid"
+      wait_ports_released "$svc"
       say "$svc stopped (was pid $pid)"
       ;;
     2) say "$svc was not running (removed stale pidfile)" ;;
