@@ -5,12 +5,19 @@
  *                                                for D+1, so D is "closed") into the S3 lake
  *   tsx dags/e2e/lake-day.ts count <D>           print {"pins": n, "users_joined": m}: the
  *                                                Cassandra rows cassandra-load wrote for D
+ *   tsx dags/e2e/lake-day.ts clean <D>           remove what the test left of D: its raw objects
+ *                                                (and D+1's), curated partitions, quality report
+ *                                                and Cassandra rows; print what was removed
  *
  * Connection settings come from the PINPIPE_* variables of `stack/stack.sh env`.
  */
 import { readFileSync } from 'node:fs';
 import { createCassandraClient } from '../../jobs/lib/cassandra.js';
-import type { PinRecord, TypedRecord } from '../../jobs/lib/contracts.js';
+import { TOPICS, type PinRecord, type TypedRecord } from '../../jobs/lib/contracts.js';
+import { LAKE_PREFIXES, qualityReportKey, rawDayPrefix } from '../../jobs/lib/lake.js';
+import { metricTable, METRICS } from '../../jobs/daily-transform/metrics-sql.js';
+import { deleteKeys } from '../../jobs/daily-transform/publish.js';
+import { listKeys } from '../../jobs/daily-transform/stage.js';
 import { bundledDataFile } from '../../jobs/lib/paths.js';
 import { createS3Client, ensureBucket } from '../../jobs/lib/s3.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../../jobs/emulate/generator.js';
@@ -64,13 +71,49 @@ async function count(date: string): Promise<void> {
   }
 }
 
+/** Removes day D of the test from the lake and from Cassandra, so runs do not pile up days. */
+async function clean(date: string): Promise<void> {
+  const settings = serviceSettings();
+  const s3 = createS3Client(settings);
+  const client = createCassandraClient(settings);
+  try {
+    const next = new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+    const prefixes = [
+      ...Object.values(TOPICS).flatMap((topic) => [rawDayPrefix(topic, date), rawDayPrefix(topic, next)]),
+      `${LAKE_PREFIXES.curated}/`,
+      qualityReportKey(date),
+    ];
+    const keys: string[] = [];
+    for (const prefix of prefixes) {
+      const found = await listKeys(s3, settings.s3Bucket, prefix);
+      keys.push(...(prefix.startsWith(`${LAKE_PREFIXES.curated}/`) && prefix.endsWith('/') ? found.filter((k) => k.includes(`/dt=${date}/`)) : found));
+    }
+    await deleteKeys(s3, settings.s3Bucket, keys);
+
+    const ks = settings.cassandraKeyspace;
+    const pins = await client.execute(`SELECT unique_id, category FROM ${ks}.pins_by_id WHERE dt = ? ALLOW FILTERING`, [date], { prepare: true, fetchSize: 10_000 });
+    const categories = new Set<string>();
+    for (const row of pins.rows) {
+      await client.execute(`DELETE FROM ${ks}.pins_by_id WHERE unique_id = ?`, [row.get('unique_id')], { prepare: true });
+      if (row.get('category') !== null) categories.add(row.get('category') as string);
+    }
+    for (const category of categories) await client.execute(`DELETE FROM ${ks}.pins_by_category_day WHERE category = ? AND day = ?`, [category, date], { prepare: true });
+    for (const metric of METRICS) await client.execute(`DELETE FROM ${ks}.${metricTable(metric.name)} WHERE dt = ?`, [date], { prepare: true });
+    process.stdout.write(`${JSON.stringify({ date, objects: keys.length, pins: pins.rowLength, categories: categories.size })}\n`);
+  } finally {
+    s3.destroy();
+    await client.shutdown();
+  }
+}
+
 const [command, date, extra] = process.argv.slice(2);
 if (!date || !/^\d{4}-\d{2}-\d{2}$/.test(date)) {
-  process.stderr.write('usage: lake-day.ts seed|count YYYY-MM-DD [posts]\n');
+  process.stderr.write('usage: lake-day.ts seed|count|clean YYYY-MM-DD [posts]\n');
   process.exit(2);
 }
 if (command === 'seed') await seed(date, Number(extra ?? 300));
 else if (command === 'count') await count(date);
+else if (command === 'clean') await clean(date);
 else {
   process.stderr.write(`unknown command ${command}\n`);
   process.exit(2);

@@ -64,4 +64,6 @@ say "Cassandra rows of $day: $after"
 pins=$(node -p "JSON.parse(process.argv[1]).pins" "$after")
 joined=$(node -p "JSON.parse(process.argv[1]).users_joined" "$after")
 ((pins > 0 && joined > 0)) || fail "cassandra-load wrote no rows for $day"
+# Passed: take the day away again (a failed run keeps it, to look at).
+say "removed $(npx tsx dags/e2e/lake-day.ts clean "$day")"
 say "passed in $(($(date +%s) - started)) s"
