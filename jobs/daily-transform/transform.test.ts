@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -281,4 +281,52 @@ describe('transformDay file order', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('transformDay under a memory limit smaller than the day', () => {
+  it('spills to disk and writes the same files as with room to spare', async () => {
+    // 300,000 posts (900,000 lines): more than a 256 MB limit holds without spilling (the first
+    // run shows it), while a Parquet row group (122,880 rows, buffered whole by the writer) fits.
+    const count = 300_000;
+    const perObject = 50_000;
+    const objects: RawObject[] = [];
+    for (let start = 0; start < count; start += perObject) {
+      const numbers = Array.from({ length: perObject }, (_, i) => start + i);
+      objects.push(object('pin', 0, start, numbers.map((n) => pin(n, { unique_id: `many-${n}` }))));
+      objects.push(object('geo', 0, start, numbers.map((n) => geo(n, '2031-01-05 03:00:00', 1, 2, 'C'))));
+      objects.push(object('user', 0, start, numbers.map((n) => user(n, 'A', 'B', 30, '2020-01-01 00:00:00'))));
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'pinpipe-transform-spill-'));
+    const steps: string[] = [];
+    const run = async (name: string, memoryLimit: string, spill: boolean): Promise<TransformOutput> => {
+      const out = join(dir, name);
+      await mkdir(join(out, 'spill'), { recursive: true });
+      const bounded = await openDuckDb({ memoryLimit, threads: 2, spillDir: join(out, 'spill') });
+      try {
+        if (!spill) await bounded.connection.run("SET temp_directory = ''");
+        return await transformDay(bounded, { date: DATE, rawFiles, pastPostFiles: [], outDir: out, onStep: (step) => steps.push(`${name}: ${step}`) });
+      } finally {
+        bounded.close();
+      }
+    };
+    const rawFiles = await writeLocalObjects(join(dir, 'lake'), objects);
+    try {
+      // Without a place to spill, this day does not fit in the limit...
+      await expect(run('no-spill', '256MB', false)).rejects.toThrow(/^Out of Memory Error/);
+      // Running out while the lines are read is not a malformed line: no second read line by line.
+      await expect(run('no-spill-staging', '96MB', false)).rejects.toThrow(/^Out of Memory Error/);
+      expect(steps.filter((step) => step.startsWith('no-spill-staging: stage')).length).toBeGreaterThan(0);
+      expect(steps.filter((step) => step.includes('line by line'))).toEqual([]);
+      // ...with one it goes through, and spilling changes nothing in the output.
+      const spilled = await run('spilled', '256MB', true);
+      const roomy = await run('roomy', '2GB', true);
+      expect(spilled.stats.tables.pins?.rows_out).toBe(count);
+      expect(spilled.stats.tables.posts?.rows_out).toBe(count);
+      for (const table of ['pins', 'posts', 'geo', 'users'] as const) {
+        expect((await readFile(spilled.files[table] as string)).equals(await readFile(roomy.files[table] as string)), table).toBe(true);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

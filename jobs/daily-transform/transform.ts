@@ -8,6 +8,9 @@ import { historySql, METRICS, metricTable } from './metrics-sql.js';
 import { copyToParquetSql, curatedSelect, DEDUPE, dedupeSql, joinedPinsSql, postsSql, stageSql, winnersSql, type CuratedTable, type ReadMode } from './sql.js';
 import type { RejectedSample, TableStats, TransformOutput, TransformStats } from './types.js';
 
+/** DuckDB errors of the fast reader that the line-by-line reader cannot mend. */
+const NOT_ABOUT_THE_LINES = /^(Out of Memory Error|INTERRUPT Error|IO Error)/;
+
 /** How many rejected lines the report quotes. */
 export const REJECTED_SAMPLE_SIZE = 20;
 
@@ -54,6 +57,9 @@ export async function transformDay(duckDb: DuckDb, input: TransformInput): Promi
     try {
       await run(db, createTableSql(`stage_${type}`, stageSql(type, files, 'fast')));
     } catch (error) {
+      // Running out of memory, an interrupt or a failing disk is not about the lines: reading
+      // them again line by line would only fail slower, and report a wrong read mode.
+      if (NOT_ABOUT_THE_LINES.test((error as Error).message)) throw error;
       // A line that is not a JSON object of the lake's shape: read this topic line by line
       // instead, so such lines are rejected with a reason and the rest goes through.
       fastReadError[type] = (error as Error).message.split('\n')[0];
