@@ -285,7 +285,7 @@ describe('transformDay file order', () => {
 
 describe('transformDay under a memory limit smaller than the day', () => {
   it('spills to disk and writes the same files as with room to spare', async () => {
-    // 300,000 posts (900,000 lines): more than a 256 MB limit holds without spilling (the first
+    // 300,000 posts (900,000 lines): more than a 320 MB limit holds without spilling (the first
     // run shows it), while a Parquet row group (122,880 rows, buffered whole by the writer) fits.
     const count = 300_000;
     const perObject = 50_000;
@@ -312,13 +312,13 @@ describe('transformDay under a memory limit smaller than the day', () => {
     const rawFiles = await writeLocalObjects(join(dir, 'lake'), objects);
     try {
       // Without a place to spill, this day does not fit in the limit...
-      await expect(run('no-spill', '256MB', false)).rejects.toThrow(/^Out of Memory Error/);
+      await expect(run('no-spill', '320MB', false)).rejects.toThrow(/^Out of Memory Error/);
       // Running out while the lines are read is not a malformed line: no second read line by line.
       await expect(run('no-spill-staging', '96MB', false)).rejects.toThrow(/^Out of Memory Error/);
       expect(steps.filter((step) => step.startsWith('no-spill-staging: stage')).length).toBeGreaterThan(0);
       expect(steps.filter((step) => step.includes('line by line'))).toEqual([]);
       // ...with one it goes through, and spilling changes nothing in the output.
-      const spilled = await run('spilled', '256MB', true);
+      const spilled = await run('spilled', '320MB', true);
       const roomy = await run('roomy', '2GB', true);
       expect(spilled.stats.tables.pins?.rows_out).toBe(count);
       expect(spilled.stats.tables.posts?.rows_out).toBe(count);
