@@ -117,9 +117,14 @@ export function tagTextSql(expr: string): string {
   return `nullif(${text}, '')`;
 }
 
+/** The tag list of a tidy tag text (tagTextSql): split on ",". */
+function splitTagsSql(tidyText: string): string {
+  return `string_split(${tidyText}, ',')`;
+}
+
 /** tag_list text → list: split on ",", each tag trimmed, empty tags dropped (see tagTextSql). */
 export function tagListSql(expr: string): string {
-  return `string_split(${tagTextSql(expr)}, ',')`;
+  return splitTagsSql(tagTextSql(expr));
 }
 
 /** NULL, empty or only spaces; trims only the texts that start with a space. */
@@ -231,7 +236,6 @@ export const CURATED_TABLES = {
   },
 } as const;
 export type CuratedTable = keyof typeof CURATED_TABLES;
-export const CURATED_TABLE_NAMES = Object.keys(CURATED_TABLES) as CuratedTable[];
 
 /** Which stage table feeds which curated table, and the key a duplicate is judged by. */
 export const DEDUPE: Record<Exclude<CuratedTable, 'posts'>, { stage: RecordType; key: string }> = {
@@ -267,7 +271,7 @@ const joinedColumns = (table: 'geo' | 'users', alias: string): string[] =>
 
 /** The columns of pins and posts as written from joined_pins: the lists are made here. */
 const WRITTEN_AS: Record<string, string> = {
-  tag_list: `string_split(tag_text, ',') AS tag_list`,
+  tag_list: `${splitTagsSql('tag_text')} AS tag_list`,
   coordinates: '[latitude, longitude] AS coordinates',
 };
 

@@ -54,10 +54,7 @@ function localPath(dir: string, key: string): string {
   return join(dir, key.split('/').slice(-3).join('_'));
 }
 
-/**
- * Downloads keys into dir with a few requests in flight; local names are the keys with "/"
- * replaced, so they stay unique and keep the object name visible in reports.
- */
+/** Downloads keys into dir with a few requests in flight: stageGroups with one group. */
 export async function stageObjects(s3: S3Client, bucket: string, keys: readonly string[], dir: string, concurrency = 4, signal?: AbortSignal): Promise<string[]> {
   const [staged] = stageGroups(s3, bucket, [{ keys, dir }], concurrency, signal);
   return staged as Promise<string[]>;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PLACEHOLDERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js';
+import { allOrFirstError } from '../lib/settle.js';
 import { createTableSql, rows, run, scalar, type DuckDb } from './duckdb.js';
 import { historySql, METRICS, metricTable } from './metrics-sql.js';
 import { copyToParquetSql, curatedSelect, DEDUPE, dedupeSql, joinedPinsSql, postsSql, stageSql, winnersSql, type CuratedTable, type ReadMode } from './sql.js';
@@ -97,7 +98,7 @@ export async function transformDay(duckDb: DuckDb, input: TransformInput): Promi
   const metricRows: Record<string, number> = {};
   let pastPostFiles: readonly string[] = [];
   // Settle both before going on: a failed lane must not leave the other one still writing.
-  const lanes = await Promise.allSettled([
+  await allOrFirstError([
     (async () => {
       await write(db, 'pins');
       await write(db, 'posts');
@@ -117,8 +118,6 @@ export async function transformDay(duckDb: DuckDb, input: TransformInput): Promi
       }
     })(),
   ]);
-  const failed = lanes.find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
-  if (failed) throw failed.reason;
 
   const stats = await measure(db, { objects, historyDays: pastPostFiles.length + 1 }, staged, metricRows);
   stats.input.read_mode = readMode;

@@ -7,7 +7,8 @@ import { createLogger } from '../lib/logger.js';
 import { parseObjectKey } from '../lib/lake.js';
 import { ndjsonGzip, toLakeLine } from './format.js';
 import { PartitionWriter } from './partition-writer.js';
-import { Sink, allOrFirstError, type SinkOptions } from './sink.js';
+import { allOrFirstError } from '../lib/settle.js';
+import { Sink, type SinkOptions } from './sink.js';
 import type { FlushLimits, ObjectStore, SinkRecord } from './types.js';
 
 /** An object store with S3's conditional-put semantics, in memory. */

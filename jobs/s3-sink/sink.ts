@@ -1,4 +1,5 @@
 import type { Logger } from '../lib/logger.js';
+import { allOrFirstError } from '../lib/settle.js';
 import type { ObjectFormat } from './format.js';
 import type { SinkMetrics } from './metrics.js';
 import { PartitionWriter, type FlushOutcome } from './partition-writer.js';
@@ -268,14 +269,4 @@ export class Sink {
 
 function partitionId(topic: string, partition: number): string {
   return `${topic}/${partition}`;
-}
-
-/**
- * Waits for every promise, then rejects with the first failure if any. Unlike Promise.all it
- * never returns while a flush still runs, so the lane stays the only thing touching a writer.
- */
-export async function allOrFirstError(work: Array<Promise<unknown>>): Promise<void> {
-  const results = await Promise.allSettled(work);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
