@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,15 +15,20 @@ function gatedS3(failing: ReadonlySet<string> = new Set()) {
   let inFlight = 0;
   let maxInFlight = 0;
   const client = {
-    async send(command: { input: { Key: string } }) {
+    async send(command: { input: { Key: string } }, options?: { abortSignal?: AbortSignal }) {
       const key = command.input.Key;
+      // As the SDK does: the request listens to the signal until its body is read.
+      const onAbort = (): void => undefined;
+      options?.abortSignal?.addEventListener('abort', onAbort);
       started.push(key);
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise<void>((resolve) => waiting.set(key, resolve));
       inFlight -= 1;
       if (failing.has(key)) throw new Error(`no such key ${key}`);
-      return { Body: Readable.from([Buffer.from(`body of ${key}`)]) };
+      const body = Readable.from([Buffer.from(`body of ${key}`)]);
+      body.once('close', () => options?.abortSignal?.removeEventListener('abort', onAbort));
+      return { Body: body };
     },
   };
   return {
@@ -84,5 +90,28 @@ describe('stageGroups', () => {
     await expect(groups[0]).rejects.toThrow(DependencyError);
     await expect(groups[0]).rejects.toThrow(`could not download s3://lake/${bad}`);
     expect(await groups[1]).toHaveLength(1);
+  });
+
+  it('keeps six downloads in flight on one signal without a listener-leak warning', async () => {
+    const s3 = gatedS3();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const keys = Array.from({ length: 12 }, (_, i) => `raw/pins/dt=2031-01-01/hour=00/${i}.ndjson.gz`);
+      const signal = new AbortController().signal;
+      const [files] = stageGroups(s3.s3, 'lake', [{ keys, dir: join(work, 'pin') }], 6, signal);
+      await tick();
+      expect(s3.maxInFlight).toBe(6);
+      s3.releaseStarted();
+      await tick();
+      s3.releaseStarted();
+      expect(await files).toHaveLength(12);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      await tick();
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,6 +75,9 @@ export function stageGroups(
   signal?: AbortSignal,
 ): Array<Promise<string[]>> {
   const limit = queue(concurrency);
+  // Each download in flight listens to the signal twice (the request and the file stream): more
+  // than Node's default of 10 is expected here, not a leak, and must not print a warning.
+  if (signal) setMaxListeners(Math.max(getMaxListeners(signal), 10 + 2 * concurrency), signal);
   return groups.map(({ keys, dir }) => {
     const made = mkdir(dir, { recursive: true });
     const paths = keys.map((key) => localPath(dir, key));
