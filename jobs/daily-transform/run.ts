@@ -13,7 +13,7 @@ import { openDuckDb } from './duckdb.js';
 import { replacePartition } from './publish.js';
 import { buildReport, type QualityReport } from './report.js';
 import { listKeys, stageGroups } from './stage.js';
-import { transformDay } from './transform.js';
+import { STAGE_ORDER, transformDay } from './transform.js';
 
 /** Downloads in flight while staging: enough to keep the local network busy. */
 const STAGING_CONCURRENCY = 6;
@@ -65,16 +65,17 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
 
     const historyKeys = await pastPostKeys(s3, bucket, date);
     logger.info('staging raw objects', { date, objects: Object.fromEntries(RECORD_TYPES.map((t) => [t, rawKeys[t].length])), historyDays: historyKeys.length });
-    // One download queue, pins first: DuckDB cleans a topic while the next ones download.
+    // One download queue, in the order the topics are staged: DuckDB cleans a topic while the
+    // next ones download.
     staging = stageGroups(
       s3,
       bucket,
-      [...RECORD_TYPES.map((type) => ({ keys: rawKeys[type], dir: join(work, 'raw', type) })), { keys: historyKeys, dir: join(work, 'history') }],
+      [...STAGE_ORDER.map((type) => ({ keys: rawKeys[type], dir: join(work, 'raw', type) })), { keys: historyKeys, dir: join(work, 'history') }],
       STAGING_CONCURRENCY,
       signal,
     );
-    const rawFiles = Object.fromEntries(RECORD_TYPES.map((type, i) => [type, staging[i] as Promise<string[]>])) as Record<RecordType, Promise<string[]>>;
-    const pastPostFiles = staging[RECORD_TYPES.length] as Promise<string[]>;
+    const rawFiles = Object.fromEntries(STAGE_ORDER.map((type, i) => [type, staging[i] as Promise<string[]>])) as Record<RecordType, Promise<string[]>>;
+    const pastPostFiles = staging[STAGE_ORDER.length] as Promise<string[]>;
     const elapsed = (): number => Math.round((Date.now() - started) / 100) / 10;
 
     const outDir = join(work, 'out');

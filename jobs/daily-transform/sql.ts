@@ -243,24 +243,8 @@ export const DEDUPE: Record<Exclude<CuratedTable, 'posts'>, { stage: RecordType;
   geo: { stage: 'geo', key: 'ind' },
   users: { stage: 'user', key: 'ind' },
 };
-
-/**
- * Accepted rows without duplicates. The winner is deterministic: the copy with the lowest Kafka
- * (partition, offset), i.e. the first one the lake received (the topic is fixed per table).
- */
-export function winnersSql(table: Exclude<CuratedTable, 'posts'>): string {
-  const { stage, key } = DEDUPE[table];
-  // A hash aggregate over one BIGINT per line that orders like (partition, offset): far cheaper
-  // than a window over wide rows. (partition, offset) names a line uniquely within a topic.
-  return `SELECT min(line_position) AS line_position FROM stage_${stage} WHERE reject_reason IS NULL GROUP BY ${key}`;
-}
-
-/** The deduplicated table as a view over its stage table, so the wide rows are stored once. */
-export function dedupeSql(table: Exclude<CuratedTable, 'posts'>): string {
-  const { stage } = DEDUPE[table];
-  const extra = table === 'geo' ? ', [latitude, longitude] AS coordinates' : '';
-  return `SELECT *${extra} FROM stage_${stage} WHERE reject_reason IS NULL AND line_position IN (SELECT line_position FROM winners_${table})`;
-}
+/** The curated table each topic's stage feeds. */
+export const TABLE_OF: Record<RecordType, Exclude<CuratedTable, 'posts'>> = { pin: 'pins', geo: 'geo', user: 'users' };
 
 /**
  * A curated table's columns but its join key: what it adds to a pin. Geo's coordinates are made
@@ -269,30 +253,55 @@ export function dedupeSql(table: Exclude<CuratedTable, 'posts'>): string {
 const joinedColumns = (table: 'geo' | 'users', alias: string): string[] =>
   CURATED_TABLES[table].columns.filter((c) => c !== 'ind' && c !== 'coordinates').map((c) => `${alias}.${c}`);
 
-/** The columns of pins and posts as written from joined_pins: the lists are made here. */
+/**
+ * A stage table as stored: sorted once, by its curated file's order and then the line's Kafka
+ * position, so every file is a plain scan of it (DuckDB keeps a scan's order, where it does not
+ * keep a join's). `dup` starts false; markDuplicatesSql sets it.
+ *
+ * The pin stage also carries its geo and user columns (LEFT JOIN on ind with the deduplicated
+ * geo and users, which must be staged first): the join runs inside the one sort the pins need,
+ * so posts are a filter of it and the day's widest rows are never copied a second time.
+ */
+export function stageTableSql(type: RecordType, files: readonly string[], mode: ReadMode): string {
+  const order = `${CURATED_TABLES[TABLE_OF[type]].orderBy}, line_position`;
+  const sortKeys = (alias: string) => order.split(', ').map((c) => `${alias}${c} NULLS LAST`).join(', ');
+  if (type !== 'pin') return `SELECT *, false AS dup FROM (${stageSql(type, files, mode)}) ORDER BY ${sortKeys('')}`;
+  return `SELECT s.*, false AS dup, ${[...joinedColumns('geo', 'g'), ...joinedColumns('users', 'u')].join(', ')},
+      g.ind IS NOT NULL AS has_geo, u.ind IS NOT NULL AS has_user
+    FROM (${stageSql(type, files, mode)}) s LEFT JOIN geo g ON g.ind = s.ind LEFT JOIN users u ON u.ind = s.ind
+    ORDER BY ${sortKeys('s.')}`;
+}
+
+/**
+ * Flags the duplicates of a stage table. The winner is deterministic: the copy with the lowest
+ * Kafka (partition, offset), i.e. the first one the lake received (the topic is fixed per table).
+ * An UPDATE of the few losers, found by a hash aggregate over narrow columns, leaves the stage's
+ * order as it is; a join or a window over the wide rows would not.
+ */
+export function markDuplicatesSql(type: RecordType): string {
+  const { key } = DEDUPE[TABLE_OF[type]];
+  const stage = `stage_${type}`;
+  return `UPDATE ${stage} SET dup = true WHERE line_position IN (
+      SELECT s.line_position FROM ${stage} s
+        JOIN (SELECT ${key} AS k, min(line_position) AS keep FROM ${stage} WHERE reject_reason IS NULL GROUP BY ${key} HAVING count(*) > 1) d
+        ON s.${key} = d.k AND s.line_position <> d.keep
+      WHERE s.reject_reason IS NULL)`;
+}
+
+/**
+ * A curated table as a view: the accepted, not duplicated rows of its stage, in the stage's
+ * order. A post is a pin with where and by whom it was posted (it has both).
+ */
+export function curatedViewSql(table: CuratedTable, date: string): string {
+  if (table === 'posts') return `SELECT *, DATE ${quote(date)} AS dt FROM pins WHERE has_geo AND has_user`;
+  return `SELECT * FROM stage_${DEDUPE[table].stage} WHERE reject_reason IS NULL AND NOT dup`;
+}
+
+/** Columns written differently from how they are staged: the lists are made only here. */
 const WRITTEN_AS: Record<string, string> = {
   tag_list: `${splitTagsSql('tag_text')} AS tag_list`,
   coordinates: '[latitude, longitude] AS coordinates',
 };
-
-/**
- * Every deduplicated pin with its geo and user columns (LEFT JOIN on ind), stored once in the
- * order both pins and posts are written in. One sort of the day's widest rows serves both files,
- * the metrics' history and the report's counts; `has_geo`/`has_user` say whether the pin is a post.
- */
-export function joinedPinsSql(): string {
-  const { columns, orderBy } = CURATED_TABLES.pins;
-  const pinColumns = columns.map((c) => (c === 'tag_list' ? 'p.tag_text' : `p.${c}`));
-  const select = [...pinColumns, ...joinedColumns('geo', 'g'), ...joinedColumns('users', 'u')].join(', ');
-  return `SELECT ${select}, g.ind IS NOT NULL AS has_geo, u.ind IS NOT NULL AS has_user
-    FROM pins p LEFT JOIN geo g ON g.ind = p.ind LEFT JOIN users u ON u.ind = p.ind
-    ORDER BY ${orderBy.split(', ').map((c) => `p.${c}`).join(', ')}`;
-}
-
-/** The post: a pin with where and by whom it was posted (it has both), in joined_pins' order. */
-export function postsSql(date: string): string {
-  return `SELECT * EXCLUDE (has_geo, has_user), DATE ${quote(date)} AS dt FROM joined_pins WHERE has_geo AND has_user`;
-}
 
 export function copyToParquetSql(select: string, path: string): string {
   // Fixed settings: the same rows in the same order give the same bytes.
@@ -300,15 +309,10 @@ export function copyToParquetSql(select: string, path: string): string {
 }
 
 /**
- * The rows of a curated file in its order. pins and posts come from joined_pins, which is stored
- * sorted: a plain scan keeps that order (preserve_insertion_order), so they are not sorted again.
- * Their tag list is split from the tidy tag text here, and a post's coordinates made.
+ * The rows of a curated file in its order: a plain scan of the view (preserve_insertion_order
+ * keeps the stage's sorted order), so nothing is sorted again. The tag list is split from the
+ * tidy tag text here, and the coordinates made.
  */
 export function curatedSelect(table: CuratedTable): string {
-  const { columns, orderBy } = CURATED_TABLES[table];
-  if (table === 'pins' || table === 'posts') {
-    const select = columns.map((c) => WRITTEN_AS[c] ?? c);
-    return `SELECT ${select.join(', ')} FROM ${table === 'pins' ? 'joined_pins' : 'posts'}`;
-  }
-  return `SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${orderBy}`;
+  return `SELECT ${CURATED_TABLES[table].columns.map((c) => WRITTEN_AS[c] ?? c).join(', ')} FROM ${table}`;
 }

@@ -6,7 +6,7 @@ import { TOPICS } from '../lib/contracts.js';
 import { openDuckDb, type DuckDb } from './duckdb.js';
 import { readParquet } from './test/parquet.js';
 import { lakeLine, writeLocalObjects, type RawObject } from './test/raw-lake.js';
-import { stageSql } from './sql.js';
+import { curatedViewSql, stageSql, stageTableSql } from './sql.js';
 import { transformDay } from './transform.js';
 import type { TransformOutput } from './types.js';
 
@@ -278,6 +278,32 @@ describe('transformDay file order', () => {
       expect(geoInds).toEqual([...geoInds].sort((a, b) => a - b));
       expect(out.stats.joins.pins_without_geo).toBe(pins.filter((p) => p.ind === 42).length);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('transformDay joins', () => {
+  it('hashes geo and users, never the pins, when it joins them to the pin stage', async () => {
+    // DuckDB hashes the side it estimates smaller and estimates raw files poorly: a few pin lines
+    // beside thousands of geo and user rows are where it would flip the joins onto the pins.
+    const inds = Array.from({ length: 5000 }, (_, i) => i);
+    const dir = await mkdtemp(join(tmpdir(), 'pinpipe-transform-join-'));
+    const own = await openDuckDb({ memoryLimit: '256MB', threads: 2, spillDir: dir });
+    try {
+      const rawFiles = await writeLocalObjects(join(dir, 'lake'), [
+        object('pin', 0, 0, [pin(1), pin(2)]),
+        object('geo', 0, 0, inds.map((i) => geo(i, '2031-01-05 03:00:00', 1, 2, 'C'))),
+        object('user', 0, 0, inds.map((i) => user(i, 'A', 'B', 30, '2020-01-01 00:00:00'))),
+      ]);
+      for (const [type, table] of [['geo', 'geo'], ['user', 'users']] as const) {
+        await own.connection.run(`CREATE TABLE stage_${type} AS ${stageTableSql(type, rawFiles[type], 'fast')}`);
+        await own.connection.run(`CREATE VIEW ${table} AS ${curatedViewSql(table, DATE)}`);
+      }
+      const plan = (await own.connection.runAndReadAll(`EXPLAIN ${stageTableSql('pin', rawFiles.pin, 'fast')}`)).getRows().map((r) => String(r[1])).join('\n');
+      expect([...plan.matchAll(/Join Type: (\w+)/g)].map((m) => m[1])).toEqual(['LEFT', 'LEFT']);
+    } finally {
+      own.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

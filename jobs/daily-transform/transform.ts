@@ -6,7 +6,7 @@ import { PLACEHOLDERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js
 import { allOrFirstError } from '../lib/settle.js';
 import { createTableSql, rows, run, scalar, type DuckDb } from './duckdb.js';
 import { historySql, METRICS, metricTable } from './metrics-sql.js';
-import { copyToParquetSql, curatedSelect, DEDUPE, dedupeSql, joinedPinsSql, postsSql, stageSql, winnersSql, type CuratedTable, type ReadMode } from './sql.js';
+import { copyToParquetSql, curatedSelect, curatedViewSql, DEDUPE, markDuplicatesSql, stageTableSql, TABLE_OF, type CuratedTable, type ReadMode } from './sql.js';
 import type { RejectedSample, TableStats, TransformOutput, TransformStats } from './types.js';
 
 /** DuckDB errors of the fast reader that the line-by-line reader cannot mend. */
@@ -35,9 +35,16 @@ function byType<T>(make: (type: RecordType) => T): Record<RecordType, T> {
 }
 
 /**
- * Cleans one day with DuckDB: stage → reject or clean → dedupe → join → curated Parquet, then
- * the metric tables over the history. Local files in, local files out: staging from and
- * publishing to S3 are the caller's business, so this runs the same in tests.
+ * The order topics are staged in: geo and users first, because the pin stage joins their
+ * deduplicated rows. Staging downloads them in this order too.
+ */
+export const STAGE_ORDER: readonly RecordType[] = ['geo', 'user', 'pin'];
+
+/**
+ * Cleans one day with DuckDB: stage (reject or clean, sort; pins joined to geo and users) →
+ * flag duplicates → curated Parquet, then the metric tables over the history. Local files in,
+ * local files out: staging from and publishing to S3 are the caller's business, so this runs
+ * the same in tests.
  */
 export async function transformDay(duckDb: DuckDb, input: TransformInput): Promise<TransformOutput> {
   const db = duckDb.connection;
@@ -45,18 +52,74 @@ export async function transformDay(duckDb: DuckDb, input: TransformInput): Promi
   const readMode = byType((): ReadMode => 'fast');
   const fastReadError: Partial<Record<RecordType, string>> = {};
   const objects = byType(() => 0);
-  for (const type of RECORD_TYPES) {
-    let files = await input.rawFiles[type];
-    objects[type] = files.length;
-    if (files.length === 0) {
+  const files: Record<string, string> = {};
+  const write = async (connection: DuckDBConnection, table: CuratedTable): Promise<void> => {
+    step(`write ${table}`);
+    files[table] = join(input.outDir, `${table}.parquet`);
+    await run(connection, copyToParquetSql(curatedSelect(table), files[table]));
+  };
+
+  // Two lanes on two connections: the main one stages and writes pins and posts (the wide
+  // files); the side one writes geo and users as soon as they are final, then the metrics. Each
+  // file's bytes depend only on its query; the lanes fill the gaps a single query leaves.
+  const side = await duckDb.connect();
+  let sideLane: Promise<void> = Promise.resolve();
+  const onSide = (task: () => Promise<void>): void => {
+    sideLane = sideLane.then(task);
+    sideLane.catch(() => undefined);
+  };
+  const metricRows: Record<string, number> = {};
+  let pastPostFiles: readonly string[] = [];
+  const metrics = async (): Promise<void> => {
+    pastPostFiles = await input.pastPostFiles;
+    step('metrics');
+    await run(side, createTableSql('history', historySql(pastPostFiles)));
+    for (const metric of METRICS) {
+      const table = metricTable(metric.name);
+      await run(side, createTableSql(table, metric.sql));
+      files[table] = join(input.outDir, `${table}.parquet`);
+      await run(side, copyToParquetSql(`SELECT * FROM ${table}`, files[table]));
+      metricRows[metric.name] = await scalar(side, `SELECT count(*) FROM ${table}`);
+    }
+  };
+
+  const mainLane = (async () => {
+    for (const type of STAGE_ORDER) {
+      await stage(type);
+      step(`flag duplicates ${type}`);
+      await run(db, markDuplicatesSql(type));
+      const table = TABLE_OF[type];
+      await run(db, `CREATE OR REPLACE VIEW ${table} AS ${curatedViewSql(table, input.date)}`);
+      if (type !== 'pin') onSide(() => write(side, table));
+    }
+    await run(db, `CREATE OR REPLACE VIEW posts AS ${curatedViewSql('posts', input.date)}`);
+    onSide(metrics);
+    await write(db, 'pins');
+    await write(db, 'posts');
+  })();
+  // Settle both before going on: a failed lane must not leave the other one still running. Once
+  // the main lane has settled nothing more joins the side lane.
+  await mainLane.catch(() => undefined);
+  await allOrFirstError([mainLane, sideLane]);
+
+  const staged = await measureStages(db);
+  const stats = await measure(db, { objects, historyDays: pastPostFiles.length + 1 }, staged, metricRows);
+  stats.input.read_mode = readMode;
+  if (Object.keys(fastReadError).length > 0) stats.input.fast_read_error = fastReadError;
+  return { files, stats };
+
+  async function stage(type: RecordType): Promise<void> {
+    let paths = await input.rawFiles[type];
+    objects[type] = paths.length;
+    if (paths.length === 0) {
       // The readers need a file; an empty one gives an empty stage table with the right columns.
       const empty = join(input.outDir, `empty-${type}.ndjson.gz`);
       await writeFile(empty, gzipSync(''));
-      files = [empty];
+      paths = [empty];
     }
     step(`stage ${type}`);
     try {
-      await run(db, createTableSql(`stage_${type}`, stageSql(type, files, 'fast')));
+      await run(db, createTableSql(`stage_${type}`, stageTableSql(type, paths, 'fast')));
     } catch (error) {
       // Running out of memory, an interrupt or a failing disk is not about the lines: reading
       // them again line by line would only fail slower, and report a wrong read mode.
@@ -66,63 +129,9 @@ export async function transformDay(duckDb: DuckDb, input: TransformInput): Promi
       fastReadError[type] = (error as Error).message.split('\n')[0];
       readMode[type] = 'robust';
       step(`stage ${type} line by line`);
-      await run(db, createTableSql(`stage_${type}`, stageSql(type, files, 'robust')));
+      await run(db, createTableSql(`stage_${type}`, stageTableSql(type, paths, 'robust')));
     }
   }
-
-  step('dedupe');
-  for (const table of ['pins', 'geo', 'users'] as const) {
-    await run(db, createTableSql(`winners_${table}`, winnersSql(table)));
-    await run(db, `CREATE OR REPLACE VIEW ${table} AS ${dedupeSql(table)}`);
-  }
-  // Everything the report reads from the wide pin stage is counted before it is dropped, so the
-  // sorted join below and the writes after it have the memory to themselves.
-  step('count stages');
-  const staged = await measureStages(db);
-  step('join and sort pins');
-  await run(db, createTableSql('joined_pins', joinedPinsSql()));
-  await run(db, 'DROP VIEW pins');
-  await run(db, 'DROP TABLE stage_pin');
-  await run(db, `CREATE OR REPLACE VIEW posts AS ${postsSql(input.date)}`);
-
-  // Two lanes on two connections: pins and posts (the wide files) on one; geo, users and the
-  // metrics on the other. Each file's bytes depend only on its query; the lanes fill the gaps a
-  // single COPY leaves on the worker threads.
-  const files: Record<string, string> = {};
-  const write = async (connection: DuckDBConnection, table: CuratedTable): Promise<void> => {
-    step(`write ${table}`);
-    files[table] = join(input.outDir, `${table}.parquet`);
-    await run(connection, copyToParquetSql(curatedSelect(table), files[table]));
-  };
-  const side = await duckDb.connect();
-  const metricRows: Record<string, number> = {};
-  let pastPostFiles: readonly string[] = [];
-  // Settle both before going on: a failed lane must not leave the other one still writing.
-  await allOrFirstError([
-    (async () => {
-      await write(db, 'pins');
-      await write(db, 'posts');
-    })(),
-    (async () => {
-      await write(side, 'geo');
-      await write(side, 'users');
-      pastPostFiles = await input.pastPostFiles;
-      step('metrics');
-      await run(side, createTableSql('history', historySql(pastPostFiles)));
-      for (const metric of METRICS) {
-        const table = metricTable(metric.name);
-        await run(side, createTableSql(table, metric.sql));
-        files[table] = join(input.outDir, `${table}.parquet`);
-        await run(side, copyToParquetSql(`SELECT * FROM ${table}`, files[table]));
-        metricRows[metric.name] = await scalar(side, `SELECT count(*) FROM ${table}`);
-      }
-    })(),
-  ]);
-
-  const stats = await measure(db, { objects, historyDays: pastPostFiles.length + 1 }, staged, metricRows);
-  stats.input.read_mode = readMode;
-  if (Object.keys(fastReadError).length > 0) stats.input.fast_read_error = fastReadError;
-  return { files, stats };
 }
 
 type StageStats = Pick<TransformStats, 'rejected' | 'placeholders_replaced' | 'invalid_values_nulled'> & {
@@ -193,8 +202,7 @@ async function measure(
 ): Promise<TransformStats> {
   const tables: Record<string, TableStats> = {};
   for (const table of ['pins', 'geo', 'users'] as const) {
-    // One winner per key: the winners table's size is the table's row count.
-    const rowsOut = await scalar(db, `SELECT count(*) FROM winners_${table}`);
+    const rowsOut = await scalar(db, `SELECT count(*) FROM ${table}`);
     tables[table] = { rows_in: staged.rowsIn[table], rows_out: rowsOut, duplicates_dropped: staged.rowsIn[table] - rowsOut };
   }
   const posts = await scalar(db, 'SELECT count(*) FROM posts');
@@ -205,8 +213,8 @@ async function measure(
     rejected: staged.rejected,
     tables,
     joins: {
-      pins_without_geo: await scalar(db, 'SELECT count(*) FROM joined_pins WHERE NOT has_geo'),
-      pins_without_user: await scalar(db, 'SELECT count(*) FROM joined_pins WHERE NOT has_user'),
+      pins_without_geo: await scalar(db, 'SELECT count(*) FROM pins WHERE NOT has_geo'),
+      pins_without_user: await scalar(db, 'SELECT count(*) FROM pins WHERE NOT has_user'),
     },
     placeholders_replaced: staged.placeholders_replaced,
     invalid_values_nulled: staged.invalid_values_nulled,
