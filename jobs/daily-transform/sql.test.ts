@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDb, type DuckDb } from './duckdb.js';
-import { followerCountSql, quote, tagListSql } from './sql.js';
+import { followerCountSql, quote, tagListSql, timeSql } from './sql.js';
 
 let db: DuckDb;
 
@@ -51,5 +51,31 @@ describe('tag_list', () => {
     [null, null],
   ] as Array<[string | null, string[] | null]>)('%j → %j', async (input, expected) => {
     expect(await evaluate(tagListSql, input)).toEqual(expected);
+  });
+});
+
+describe('times', () => {
+  const zoneAware = (expr: string): string => `try_cast(${expr} AS TIMESTAMPTZ)::TIMESTAMP`;
+  it.each([
+    '2020-08-28 03:52:47',
+    '2020-08-28T03:52:47',
+    '2020-08-28T03:52:47+02:00',
+    '2020-08-28 03:52:47-05',
+    '2020-08-28 03:52:47Z',
+    '2020-08-28 03:52:47 Europe/Madrid',
+    '2020-08-28 3:52:47+2',
+    '2020-08-28 03:52+02',
+    '2020-08-28 03:52:47.25',
+    '2020-08-28',
+    '2020-02-30 03:52:47',
+    '2020-08-28 25:52:47',
+    'yesterday noon',
+    '',
+  ])('%j gives the zone-aware cast\'s instant', async (input) => {
+    expect(await evaluate(timeSql, input)).toEqual(await evaluate(zoneAware, input));
+  });
+
+  it('applies the zone of a text that has one', async () => {
+    expect(String(await evaluate(timeSql, '2020-08-28T03:52:47+02:00'))).toBe(String(await evaluate(timeSql, '2020-08-28 01:52:47')));
   });
 });
