@@ -16,7 +16,7 @@
  * the lake afterwards, and a later `--load-only` skips generating and transforming and loads the
  * day that is there (then cleans it up unless `--keep-day` again); `--reuse-lake` transforms the
  * raw objects such a run left instead of generating them again. `--memory-limit 2GB` sets
- * DuckDB's memory_limit for the transform and the bare read-and-write (default 1GB). Arguments after `--` go to
+ * DuckDB's memory_limit for the transform and the bare read-and-write (default 2GB, the job's own). Arguments after `--` go to
  * cassandra-load (e.g. `-- --concurrency 64`). The load reports its own CPU time and, when the
  * local stack's Cassandra pid is found (PINPIPE_STACK_DIR), Cassandra's, per row.
  */
@@ -58,7 +58,7 @@ const DAY_MS = Date.parse(`${DATE}T00:00:00Z`);
 const PARTITIONS = 3;
 const OBJECT_RECORDS = 50_000;
 /** DuckDB's memory_limit for the transform and for the bare read-and-write alike. */
-const MEMORY_LIMIT = memoryArg >= 0 ? (args[memoryArg + 1] as string) : '1GB';
+const MEMORY_LIMIT = memoryArg >= 0 ? (args[memoryArg + 1] as string) : '2GB';
 const THREADS = 2;
 const settings = serviceSettings();
 const bucket = settings.s3Bucket;

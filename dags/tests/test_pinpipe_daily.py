@@ -96,7 +96,7 @@ def test_arguments_are_templated_with_the_day_and_params(dagbag):
         "--wait-minutes", "60", "--poll-seconds", "30",
     ]  # fmt: skip
     assert render(dag, "daily_transform", "2026-03-01", threads=4, allow_empty=True) == [
-        "--date", "2026-03-01", "--memory-limit", "1GB", "--threads", "4",
+        "--date", "2026-03-01", "--memory-limit", "2GB", "--threads", "4",
         "--max-rejected-pct", "5", "--allow-empty=true",
     ]  # fmt: skip
     assert render(dag, "cassandra_load", "2026-03-01") == ["--date", "2026-03-01"]

@@ -36,7 +36,7 @@ export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDb> {
     autoload_known_extensions: 'true',
     // A LEFT JOIN builds its hash table on the side written on the right. DuckDB would otherwise
     // flip the pin stage's joins when it underestimates the raw files, hashing the day's widest
-    // rows instead of geo and users (several times the memory, and a spill at 1GB).
+    // rows instead of geo and users (several times the memory, and a spill).
     disabled_optimizers: 'build_side_probe_side',
   });
   const connections = [await utcConnection(instance)];

@@ -47,7 +47,7 @@ export function withDateOption<T>(y: Argv<T>): Argv<T & { date: string }> {
 export function transformOptions<T>(y: Argv<T>) {
   return withDateOption(y)
     .options({
-      ...option('memory-limit', { type: 'string', description: 'DuckDB memory_limit; a bigger day spills to --temp-dir', default: '1GB', group: 'Transform:' }),
+      ...option('memory-limit', { type: 'string', description: 'DuckDB memory_limit; a bigger day spills to --temp-dir', default: '2GB', group: 'Transform:' }),
       ...option('threads', { type: 'number', description: 'DuckDB worker threads', default: 2, group: 'Transform:' }),
       ...option('temp-dir', { type: 'string', description: 'Where raw objects are staged and DuckDB spills (default: the system temp folder)', group: 'Transform:' }),
       ...option('max-rejected-pct', {
