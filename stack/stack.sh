@@ -360,7 +360,13 @@ kafka_prepare() {
     PORT="$KAFKA_PORT" CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" DATA_DIR="$dir/data" || return 1
   [[ -f $dir/data/meta.properties ]] && return 0
   log=$(logfile kafka)
-  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # A cluster id as Kafka makes one: 16 random bytes in URL-safe base64, never starting with "-"
+  # (one in 64 would, and the storage tool would read it as an option, not as the id).
+  cluster_id=$(python3 -c '
+import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(cid)')
   if ! "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$STACK_SRC/kafka/log4j2.properties" \
     -Dkafka.logs.dir="$LOG_DIR" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool \
     format --standalone -t "$cluster_id" -c "$dir/server.properties" >>"$log" 2>&1; then
