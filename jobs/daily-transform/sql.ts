@@ -250,8 +250,11 @@ export const DEDUPE: Record<Exclude<CuratedTable, 'posts'>, { stage: RecordType;
   geo: { stage: 'geo', key: 'ind' },
   users: { stage: 'user', key: 'ind' },
 };
-/** The curated table each topic's stage feeds. */
-export const TABLE_OF: Record<RecordType, Exclude<CuratedTable, 'posts'>> = { pin: 'pins', geo: 'geo', user: 'users' };
+/** The curated table each topic's stage feeds: DEDUPE read the other way. */
+export const TABLE_OF = Object.fromEntries(Object.entries(DEDUPE).map(([table, { stage }]) => [stage, table])) as Record<
+  RecordType,
+  Exclude<CuratedTable, 'posts'>
+>;
 
 /**
  * A curated table's columns but its join key: what it adds to a pin. Geo's coordinates are made
