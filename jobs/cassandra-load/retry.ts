@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
+import { Slots } from '../lib/slots.js';
 
 const RETRYABLE_CODES = new Set<number>([
   cassandra.types.responseErrorCodes.writeTimeout,
@@ -60,20 +61,20 @@ export class BoundedWriter {
   written = 0;
   failed = 0;
   firstError: unknown;
-  private inflight = 0;
-  // Submitters waiting for a free slot. A counter and a queue rather than Promise.race over the
-  // in-flight set: racing 128 promises per row costs more CPU than encoding the row.
-  private readonly waiting: (() => void)[] = [];
+  // Slots with a waiting queue rather than Promise.race over the in-flight set: racing 128
+  // promises per row costs more CPU than encoding the row.
+  private readonly slots: Slots;
   private readonly idle: (() => void)[] = [];
 
   constructor(
-    private readonly concurrency: number,
+    concurrency: number,
     private readonly retry: RetryOptions,
-  ) {}
+  ) {
+    this.slots = new Slots(concurrency);
+  }
 
   async submit(rows: number, operation: () => Promise<unknown>): Promise<void> {
-    while (this.inflight >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.inflight += 1;
+    await this.slots.acquire();
     void withRetry(operation, this.retry)
       .then(
         () => {
@@ -85,13 +86,12 @@ export class BoundedWriter {
         },
       )
       .finally(() => {
-        this.inflight -= 1;
-        this.waiting.shift()?.();
-        if (this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
+        this.slots.release();
+        if (this.slots.inUse === 0) for (const resolve of this.idle.splice(0)) resolve();
       });
   }
 
   async drain(): Promise<void> {
-    while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    while (this.slots.inUse > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 }

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DependencyError } from '../lib/errors.js';
+import { Slots } from '../lib/slots.js';
 
 /** Every key under a prefix, sorted. */
 export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
@@ -34,22 +35,6 @@ export async function download(s3: S3Client, bucket: string, key: string, path: 
   }
 }
 
-/** Runs tasks with at most `concurrency` at a time, in the order they were handed in. */
-function queue(concurrency: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    active += 1;
-    try {
-      return await task();
-    } finally {
-      active -= 1;
-      waiting.shift()?.();
-    }
-  };
-}
-
 /** Where a key is staged: the key's last three parts, so names stay unique and readable in reports. */
 function localPath(dir: string, key: string): string {
   return join(dir, key.split('/').slice(-3).join('_'));
@@ -74,14 +59,14 @@ export function stageGroups(
   concurrency = 4,
   signal?: AbortSignal,
 ): Array<Promise<string[]>> {
-  const limit = queue(concurrency);
+  const slots = new Slots(concurrency);
   // Each download in flight listens to the signal twice (the request and the file stream): more
   // than Node's default of 10 is expected here, not a leak, and must not print a warning.
   if (signal) setMaxListeners(Math.max(getMaxListeners(signal), 10 + 2 * concurrency), signal);
   return groups.map(({ keys, dir }) => {
     const made = mkdir(dir, { recursive: true });
     const paths = keys.map((key) => localPath(dir, key));
-    const staged = Promise.all(keys.map((key, i) => limit(async () => {
+    const staged = Promise.all(keys.map((key, i) => slots.run(async () => {
       await made;
       await download(s3, bucket, key, paths[i] as string, signal);
     }))).then(() => paths);
