@@ -6,6 +6,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export PINPIPE_CACHE_DIR ?= $(HOME)/.cache/pinpipe
+# One Node.js for every target: .nvmrc's version, installed into the cache when the machine's node
+# is another one (scripts/node-runtime.sh), and first on PATH for every recipe and script below.
+PINPIPE_NODE_DIR := $(shell scripts/node-runtime.sh)
+ifeq ($(PINPIPE_NODE_DIR),)
+$(error no Node.js $(shell cat .nvmrc) to run on; see the message above)
+endif
+export PATH := $(PINPIPE_NODE_DIR):$(PATH)
 PY_VENV := $(PINPIPE_CACHE_DIR)/venv-dev
 STACK := stack/stack.sh
 PINPIPE := node dist/jobs/cli.js
@@ -15,7 +22,7 @@ WITH_STACK_ENV = eval "$$($(STACK) env)" &&
 # from their own mk/*.mk file; `make test` runs them after the vitest suites.
 EXTRA_TESTS :=
 
-.PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo bench distclean
+.PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo bench bench-runtimes distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,12 +30,13 @@ help: ## List the targets
 install: node-deps py-deps ## Install Node and Python dependencies and the local services
 	$(STACK) install
 
-node-deps: node_modules/.package-lock.json
-# `npm install` rather than `npm ci`: it keeps the locked versions but tolerates an optional
-# platform package (say rollup's build for another OS) that a registry mirror does not carry.
-node_modules/.package-lock.json: package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
-	@touch $@
+node-deps: node_modules/.installed
+# `npm ci`: exactly the lockfile, which lists every platform's optional package (DuckDB's engine,
+# rollup's build) so that npm picks this machine's. Reinstalled when the lockfile or the runtime
+# changes.
+node_modules/.installed: package.json package-lock.json .nvmrc
+	npm ci --no-audit --no-fund --loglevel=error
+	@node --version >$@
 
 py-deps: $(PY_VENV)/.installed
 $(PY_VENV)/.installed: requirements-dev.txt
@@ -79,6 +87,9 @@ demo: install up build ## Start everything and run the pipeline end to end on sa
 
 bench: install up build ## Measure throughput, latency and memory against the real services (bench/RESULTS.md)
 	$(WITH_STACK_ENV) bash bench/run.sh
+
+bench-runtimes: install up build ## The Node.js benchmarks on Node.js 20 and on .nvmrc's version, side by side (bench/RESULTS.md)
+	$(WITH_STACK_ENV) bash bench/runtimes.sh
 
 # Targets of the DAGs, images, chart and monitoring, each in its own file.
 -include mk/*.mk

