@@ -103,9 +103,14 @@ describe('stageGroups', () => {
       const [files] = stageGroups(s3.s3, 'lake', [{ keys, dir: join(work, 'pin') }], 6, signal);
       await tick();
       expect(s3.maxInFlight).toBe(6);
-      s3.releaseStarted();
-      await tick();
-      s3.releaseStarted();
+      // The second six start only once the first six are written to disk, however long that takes.
+      let done = false;
+      void files?.finally(() => (done = true));
+      while (!done) {
+        s3.releaseStarted();
+        await tick();
+      }
+      expect(s3.maxInFlight).toBe(6);
       expect(await files).toHaveLength(12);
       expect(getEventListeners(signal, 'abort')).toHaveLength(0);
       await tick();

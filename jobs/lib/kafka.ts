@@ -1,5 +1,6 @@
 // First: the fast record decoder must be in place before kafkajs decodes a fetch (see the module).
 import './kafkajs-records.js';
+import './kafkajs-timers.js';
 import { Kafka, logLevel, type Consumer, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { KafkaOptions } from './config.js';
 import type { Logger } from './logger.js';

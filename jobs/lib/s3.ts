@@ -1,8 +1,4 @@
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-// pinpipe targets Node 20; the SDK's notice about future releases needing Node 22 would only
-// clutter every job's stderr. The SDK version is pinned by package-lock.json.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 import type { S3Options } from './config.js';
 import { DependencyError } from './errors.js';
 

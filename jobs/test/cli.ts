@@ -10,6 +10,20 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The warnings Node.js itself prints on stderr, `(node:<pid>) [DEP0040] DeprecationWarning: …`,
+ * which is also how the AWS SDK's runtime-support notice appears. No job may print one.
+ */
+export function nodeWarnings(output: string): string[] {
+  return output.split('\n').filter((line) => /^\(node:\d+\) (\[[A-Z0-9]+\] )?\w*Warning: /.test(line));
+}
+
+/** Fails when a job printed a Node.js warning: the tests see every job's stderr, so none goes unnoticed. */
+export function assertNoNodeWarnings(args: string[], output: string): void {
+  const warnings = nodeWarnings(output);
+  if (warnings.length > 0) throw new Error(`pinpipe ${args.join(' ')} printed Node.js warnings:\n${warnings.join('\n')}`);
+}
+
 /** Runs the compiled `pinpipe` with only the given PINPIPE_* variables, so the caller's shell cannot leak in. */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PINPIPE_')));
@@ -23,6 +37,12 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      try {
+        assertNoNodeWarnings(args, stderr);
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
       resolve({ code, stdout, stderr });
     });
   });

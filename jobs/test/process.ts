@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI } from './cli.js';
+import { assertNoNodeWarnings, CLI } from './cli.js';
 
 export interface JobProcess {
   child: ChildProcess;
   logs: () => string;
   /** Resolves with the exit code (or the signal name) once the process has ended. */
   exited: Promise<number | string>;
+  /** Stops the job; rejects when it printed a Node.js warning while it ran. */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -26,6 +27,7 @@ export function startJob(args: string[], env: Record<string, string>): JobProces
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const result = await exited;
       clearTimeout(timer);
+      assertNoNodeWarnings(args, output);
       return result;
     },
   };
