@@ -52,8 +52,14 @@ function agg(topics: Topics, groupId: string, extra: string[]) {
 }
 
 async function stored(groupId: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string | null }>('SELECT sum(next_offset) AS n FROM stream_agg_offsets WHERE group_id = $1', [groupId]);
-  return Number(rows[0]?.n ?? 0);
+  try {
+    const { rows } = await pool.query<{ n: string | null }>('SELECT sum(next_offset) AS n FROM stream_agg_offsets WHERE group_id = $1', [groupId]);
+    return Number(rows[0]?.n ?? 0);
+  } catch (error) {
+    // On a new database stream-agg creates its tables only once it starts: nothing stored yet.
+    if ((error as { code?: string }).code === '42P01') return 0;
+    throw error;
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

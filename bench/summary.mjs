@@ -9,6 +9,11 @@ const lines = [
   'with Kafka, MinIO, Cassandra and PostgreSQL running on the same machine. Raw figures: bench/results/*.json.',
   '',
 ];
+// The runtime comparison (bench/runtimes.sh) comes first: it is what a runtime or dependency move is judged by.
+if (existsSync('bench/results/runtimes.md')) {
+  lines.push('## Node.js runtimes side by side (`make bench-runtimes`)', '', readFileSync('bench/results/runtimes.md', 'utf8').trim(), '');
+  if (existsSync('bench/results/runtimes-decision.md')) lines.push(readFileSync('bench/results/runtimes-decision.md', 'utf8').trim(), '');
+}
 // The original four first, in pipeline order, then whatever else bench/run.d/ measured.
 const first = ['kafka-producer', 'ingest', 's3-sink', 'daily'];
 const others = existsSync('bench/results')
