@@ -49,7 +49,18 @@ describe('prepareRecord', () => {
 
   it('refuses a record nested too deeply to serialize again, instead of failing the request', () => {
     const deep = JSON.parse(`{"ind":1,"x":${'['.repeat(200_000)}${']'.repeat(200_000)}}`) as Record<string, unknown>;
-    expect(prepareRecord({ type: 'geo', record: { ...geo, ...deep } } as TypedRecord, context)).toEqual({ ok: false, tooDeep: true });
+    const record = { ...geo, ...deep };
+    // Node.js 26's JSON.stringify no longer recurses, so there such a record serializes like any other.
+    let serializes = true;
+    try {
+      JSON.stringify(record);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      serializes = false;
+    }
+    const prepared = prepareRecord({ type: 'geo', record } as TypedRecord, context);
+    if (serializes) expect(prepared).toMatchObject({ ok: true, record: { bytes: expect.any(Number) } });
+    else expect(prepared).toEqual({ ok: false, tooDeep: true });
   });
 });
 

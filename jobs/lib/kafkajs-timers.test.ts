@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { requestQueueTimerGuarded } from './kafkajs-timers.js';
+import { pendingCheckDelay, requestQueueTimerGuarded } from './kafkajs-timers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -35,6 +35,16 @@ async function warningsDuring(fn: () => void): Promise<string[]> {
 describe("kafkajs's request-queue timer", () => {
   it('is guarded for the kafkajs installed', () => {
     expect(requestQueueTimerGuarded).toBe(true);
+  });
+
+  it('waits out a throttle, polls every 10 ms while requests are pending, else checks after 1 ms', () => {
+    expect(pendingCheckDelay(1_000_250, 1_000_000, 0)).toBe(250);
+    expect(pendingCheckDelay(1_000_250, 1_000_000, 3)).toBe(250);
+    expect(pendingCheckDelay(-1, 1_796_214_716_582, 2)).toBe(10);
+    expect(pendingCheckDelay(-1, 1_796_214_716_582, 0)).toBe(1);
+    // A throttle that ended 6 ms ago: kafkajs asked for -6.
+    expect(pendingCheckDelay(999_994, 1_000_000, 0)).toBe(1);
+    expect(pendingCheckDelay(1_000_000, 1_000_000, 0)).toBe(1);
   });
 
   it('schedules the idle check without a negative timeout and leaves the throttle as it was', async () => {

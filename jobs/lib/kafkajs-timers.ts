@@ -2,49 +2,51 @@ import { createRequire } from 'node:module';
 
 /**
  * kafkajs's request queue schedules its next look at pending requests with
- * `setTimeout(fn, throttledUntil - Date.now())`, and when the broker has never throttled it
- * (throttledUntil = -1) and nothing is pending, that delay is about minus the epoch. Node.js
- * has always run such a timer after 1 ms; since Node.js 23 it also prints a
- * TimeoutNegativeWarning, once per process, from every job that talks to Kafka. kafkajs has no
- * release after 2.2.4 to fix it, so the queue is handed a throttle that ends 1 ms from now for
- * that one call: the same 1 ms timer, without the warning. Any other case runs kafkajs's own
- * code unchanged.
+ * `setTimeout(fn, throttledUntil - Date.now())`. When the broker has never throttled it
+ * (throttledUntil = -1) or the throttle has ended and nothing is pending, that delay is negative
+ * (about minus the epoch, or a few ms): Node.js has always run such a timer after 1 ms, and since
+ * Node.js 23 it also prints a TimeoutNegativeWarning, from every job that talks to Kafka. kafkajs
+ * has no release after 2.2.4 to fix it, so for that version the method is replaced by one that
+ * asks for those same delays without the negative numbers: the time left of a throttle, else
+ * kafkajs's 10 ms poll while requests are pending, else 1 ms. Another version keeps its own.
  */
 
 const require = createRequire(import.meta.url);
+const KAFKAJS_VERSION = '2.2.4';
 const REQUEST_QUEUE = 'kafkajs/src/network/requestQueue/index.js';
+/** kafkajs's own CHECK_PENDING_REQUESTS_INTERVAL. */
+const PENDING_POLL_MS = 10;
+/** What Node.js makes of a negative or zero delay. */
+const IDLE_CHECK_MS = 1;
 
 interface RequestQueue {
   throttledUntil: number;
   pending: unknown[];
+  throttleCheckTimeoutId: ReturnType<typeof setTimeout> | null;
+  checkPendingRequests(): void;
   scheduleCheckPendingRequests(): void;
 }
 
-/** Whether the request queue's timer is guarded (false if kafkajs's internals moved). */
+/** The delay kafkajs 2.2.4 means, never below 1 ms. */
+export function pendingCheckDelay(throttledUntil: number, now: number, pending: number): number {
+  const throttleLeft = throttledUntil - now;
+  if (throttleLeft > 0) return throttleLeft;
+  return pending > 0 ? PENDING_POLL_MS : IDLE_CHECK_MS;
+}
+
+/** Whether the request queue's timer is replaced (false for another kafkajs version). */
 export let requestQueueTimerGuarded = false;
 
 function guard(): void {
-  let queueClass: { prototype: RequestQueue } | undefined;
-  try {
-    queueClass = require(REQUEST_QUEUE) as { prototype: RequestQueue };
-  } catch {
-    return;
-  }
-  const original = queueClass.prototype.scheduleCheckPendingRequests;
-  if (typeof original !== 'function') return;
+  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return;
+  const queueClass = require(REQUEST_QUEUE) as { prototype: RequestQueue };
   queueClass.prototype.scheduleCheckPendingRequests = function (this: RequestQueue): void {
-    const now = Date.now();
-    if (this.pending.length > 0 || this.throttledUntil >= now) {
-      original.call(this);
-      return;
-    }
-    const throttledUntil = this.throttledUntil;
-    this.throttledUntil = now + 1;
-    try {
-      original.call(this);
-    } finally {
-      this.throttledUntil = throttledUntil;
-    }
+    // As kafkajs: one check scheduled at a time; it reschedules itself if still needed.
+    if (this.throttleCheckTimeoutId) return;
+    this.throttleCheckTimeoutId = setTimeout(() => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    }, pendingCheckDelay(this.throttledUntil, Date.now(), this.pending.length));
   };
   requestQueueTimerGuarded = true;
 }

@@ -18,10 +18,15 @@ export function nodeWarnings(output: string): string[] {
   return output.split('\n').filter((line) => /^\(node:\d+\) (\[[A-Z0-9]+\] )?\w*Warning: /.test(line));
 }
 
-/** Fails when a job printed a Node.js warning: the tests see every job's stderr, so none goes unnoticed. */
+/**
+ * Fails when a job printed a Node.js warning: the tests see every job's stderr, so none goes
+ * unnoticed. With NODE_OPTIONS=--trace-warnings the message carries where each was raised.
+ */
 export function assertNoNodeWarnings(args: string[], output: string): void {
   const warnings = nodeWarnings(output);
-  if (warnings.length > 0) throw new Error(`pinpipe ${args.join(' ')} printed Node.js warnings:\n${warnings.join('\n')}`);
+  if (warnings.length === 0) return;
+  const traces = output.split('\n').filter((line) => /^ {4}at /.test(line)).slice(0, 20);
+  throw new Error(`pinpipe ${args.join(' ')} printed Node.js warnings:\n${[...warnings, ...traces].join('\n')}`);
 }
 
 /** Runs the compiled `pinpipe` with only the given PINPIPE_* variables, so the caller's shell cannot leak in. */
