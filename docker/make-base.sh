@@ -16,8 +16,12 @@ NPM_VERSION=$(sed -n 's/^ *"packageManager": *"npm@\([0-9][0-9.]*\)".*/\1/p' "$r
 SUITE=bookworm
 MIRROR=${PINPIPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}/images
-IMAGE=localhost/pinpipe-base:$SUITE-node$NODE_VERSION
-TARBALL=$CACHE_DIR/pinpipe-base-$SUITE-node$NODE_VERSION-npm$NPM_VERSION.tar
+# Debian packages beyond minbase: Node.js 26's binary links libatomic.
+PACKAGES=libatomic1
+# Bump when the root filesystem's contents change, so a cached base of the old contents is not reused.
+REVISION=2
+IMAGE=localhost/pinpipe-base:$SUITE-node$NODE_VERSION-r$REVISION
+TARBALL=$CACHE_DIR/pinpipe-base-$SUITE-node$NODE_VERSION-npm$NPM_VERSION-r$REVISION.tar
 
 say() { printf 'make-base: %s\n' "$*" >&2; }
 
@@ -33,7 +37,7 @@ if [[ ! -s $TARBALL ]]; then
   trap 'rm -rf "$work"' EXIT
   rootfs=$work/rootfs
   say "debootstrap --variant=minbase $SUITE (about 30 s)"
-  debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
+  debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 
   say "Node.js $NODE_VERSION and npm $NPM_VERSION (scripts/node-runtime.sh)"
@@ -43,6 +47,8 @@ if [[ ! -s $TARBALL ]]; then
   cp -a "$runtime/lib/node_modules/npm" "$rootfs/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
+  chroot "$rootfs" /usr/local/bin/node --version >/dev/null ||
+    { say "Node.js $NODE_VERSION does not start in the $SUITE root filesystem (a shared library missing from PACKAGES?)"; exit 1; }
 
   # What a container never needs: package lists, caches, docs, man pages, other locales.
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
