@@ -8,11 +8,15 @@ SHELL := /bin/bash
 export PINPIPE_CACHE_DIR ?= $(HOME)/.cache/pinpipe
 # One Node.js for every target: .nvmrc's version, installed into the cache when the machine's node
 # is another one (scripts/node-runtime.sh), and first on PATH for every recipe and script below.
+# Resolved once: a recursive make inherits PINPIPE_NODE_DIR and the PATH.
+ifndef PINPIPE_NODE_DIR
 PINPIPE_NODE_DIR := $(shell scripts/node-runtime.sh)
 ifeq ($(PINPIPE_NODE_DIR),)
 $(error no Node.js $(shell cat .nvmrc) to run on; see the message above)
 endif
+export PINPIPE_NODE_DIR
 export PATH := $(PINPIPE_NODE_DIR):$(PATH)
+endif
 PY_VENV := $(PINPIPE_CACHE_DIR)/venv-dev
 STACK := stack/stack.sh
 PINPIPE := node dist/jobs/cli.js
@@ -36,7 +40,7 @@ node-deps: node_modules/.installed
 # changes.
 node_modules/.installed: package.json package-lock.json .nvmrc
 	npm ci --no-audit --no-fund --loglevel=error
-	@node --version >$@
+	@touch $@
 
 py-deps: $(PY_VENV)/.installed
 $(PY_VENV)/.installed: requirements-dev.txt

@@ -11,8 +11,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-NODE_VERSION=$(tr -d ' \t\r\nv' <"$root/.nvmrc")
-NPM_VERSION=$(sed -n 's/^ *"packageManager": *"npm@\([0-9][0-9.]*\)".*/\1/p' "$root/package.json")
+read -r NODE_VERSION NPM_VERSION < <("$root/scripts/node-runtime.sh" --versions)
 SUITE=bookworm
 MIRROR=${PINPIPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}/images
@@ -41,7 +40,7 @@ if [[ ! -s $TARBALL ]]; then
     { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 
   say "Node.js $NODE_VERSION and npm $NPM_VERSION (scripts/node-runtime.sh)"
-  runtime=$(dirname "$(PINPIPE_NODE_VERSION=$NODE_VERSION "$root/scripts/node-runtime.sh" --own)")
+  runtime=$(dirname "$("$root/scripts/node-runtime.sh" --own)")
   install -m 0755 "$runtime/bin/node" "$rootfs/usr/local/bin/node"
   mkdir -p "$rootfs/usr/local/lib/node_modules"
   cp -a "$runtime/lib/node_modules/npm" "$rootfs/usr/local/lib/node_modules/npm"

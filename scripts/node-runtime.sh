@@ -5,6 +5,7 @@
 #
 #   scripts/node-runtime.sh          the machine's own node when it is that version, else the cached one
 #   scripts/node-runtime.sh --own    always the cached one (the image base copies it)
+#   scripts/node-runtime.sh --versions   prints "<node version> <npm version>" and installs nothing
 #
 # When the machine's node is another version, the release is taken from the npm registry, which
 # carries every Node.js build as the package node-linux-<arch>, with whatever npm the machine has
@@ -16,13 +17,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf 'node-runtime: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-own=false
+own=false versions_only=false
 [[ ${1:-} == --own ]] && own=true
+[[ ${1:-} == --versions ]] && versions_only=true
 
 version=${PINPIPE_NODE_VERSION:-$(tr -d ' \t\r\nv' <"$root/.nvmrc")}
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die ".nvmrc (or PINPIPE_NODE_VERSION) must hold one exact version such as 24.1.0, not \"$version\""
 npm_version=$(sed -n 's/^ *"packageManager": *"npm@\([0-9][0-9.]*\)".*/\1/p' "$root/package.json")
 [[ -n $npm_version ]] || die "package.json has no \"packageManager\": \"npm@<version>\""
+if $versions_only; then
+  echo "$version $npm_version"
+  exit 0
+fi
 
 if ! $own && command -v node >/dev/null && [[ $(node --version) == "v$version" ]]; then
   dirname "$(command -v node)"

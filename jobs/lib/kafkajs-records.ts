@@ -19,7 +19,13 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-const KAFKAJS_VERSION = '2.2.4';
+/** The one kafkajs release whose internals pinpipe replaces in places (this decoder, kafkajs-timers.ts). */
+const PATCHED_KAFKAJS_VERSION = '2.2.4';
+
+/** Whether the installed kafkajs is that release. */
+export function isPatchedKafkajs(): boolean {
+  return (require('kafkajs/package.json') as { version: string }).version === PATCHED_KAFKAJS_VERSION;
+}
 const RECORD_DECODER = 'kafkajs/src/protocol/recordBatch/record/v0/decoder.js';
 const BATCH_DECODER = 'kafkajs/src/protocol/recordBatch/v0/decoder.js';
 
@@ -199,7 +205,7 @@ let decoders: RecordDecoders | undefined;
 
 /** Both decoders (tests compare them), or undefined for another kafkajs version. */
 export function recordDecoders(): RecordDecoders | undefined {
-  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return undefined;
+  if (!isPatchedKafkajs()) return undefined;
   decoders ??= {
     original: require(RECORD_DECODER) as RecordDecoder,
     fast: createFastDecoder(require('kafkajs/src/utils/long.js') as LongClass, require('kafkajs/src/protocol/recordBatch/header/v0/decoder.js')),

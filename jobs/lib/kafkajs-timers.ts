@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { isPatchedKafkajs } from './kafkajs-records.js';
 
 /**
  * kafkajs's request queue schedules its next look at pending requests with
@@ -12,7 +13,6 @@ import { createRequire } from 'node:module';
  */
 
 const require = createRequire(import.meta.url);
-const KAFKAJS_VERSION = '2.2.4';
 const REQUEST_QUEUE = 'kafkajs/src/network/requestQueue/index.js';
 /** kafkajs's own CHECK_PENDING_REQUESTS_INTERVAL. */
 const PENDING_POLL_MS = 10;
@@ -38,7 +38,7 @@ export function pendingCheckDelay(throttledUntil: number, now: number, pending: 
 export let requestQueueTimerGuarded = false;
 
 function guard(): void {
-  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return;
+  if (!isPatchedKafkajs()) return;
   const queueClass = require(REQUEST_QUEUE) as { prototype: RequestQueue };
   queueClass.prototype.scheduleCheckPendingRequests = function (this: RequestQueue): void {
     // As kafkajs: one check scheduled at a time; it reschedules itself if still needed.
