@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,6 +52,21 @@ describe('stack/stack.sh', () => {
     const down = await stackCmd('status', 'postgres');
     expect(down.code).not.toBe(0);
     expect(down.out).toMatch(/postgres +down/);
+  });
+
+  it('starts again when its pidfiles name processes that no longer exist (a machine restarted)', async () => {
+    expect((await stackCmd('up', 'postgres')).code).toBe(0);
+    expect((await stackCmd('down', 'postgres')).code).toBe(0);
+    let gone = 4_000_000;
+    while (existsSync(`/proc/${gone}`)) gone -= 1;
+    const postmasterPid = join(stateDir, 'postgres', 'data', 'postmaster.pid');
+    writeFileSync(join(stateDir, 'run', 'postgres.pid'), `${gone}\n`);
+    writeFileSync(postmasterPid, `${gone}\n${join(stateDir, 'postgres', 'data')}\n`);
+
+    const up = await stackCmd('up', 'postgres');
+    expect(up.code, up.out).toBe(0);
+    expect(up.out).toMatch(/postgres up \(pid \d+/);
+    expect((await stackCmd('down', 'postgres')).code).toBe(0);
   });
 
   it('refuses a port held by another program, naming it, instead of reusing it', async () => {
