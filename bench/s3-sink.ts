@@ -1,11 +1,15 @@
 /**
  * s3-sink throughput and memory on the local stack, beside Kafka's own ConsumerPerformance on
- * the same records. Run: `npx tsx bench/s3-sink.ts [posts]` with the stack up and its settings
- * exported (make bench does both). Prints one JSON object.
+ * the same records, twice: records on time, and the same records with 0.5% of them minutes late
+ * (the objects per hour show whether late data splits objects). Run:
+ * `npx tsx bench/s3-sink.ts [posts] [sink flags]` with the stack up and its settings exported
+ * (make bench does both). Prints one JSON object.
  */
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
+import { createS3Client } from '../jobs/lib/s3.js';
+import { listKeys } from '../jobs/test/lake.js';
 import { RECORD_HEADERS } from '../jobs/lib/contracts.js';
 import { createKafka, ensureTopics } from '../jobs/lib/kafka.js';
 import { createLogger } from '../jobs/lib/logger.js';
@@ -27,13 +31,25 @@ const settings = serviceSettings();
 const logger = createLogger('bench', 'warn');
 const kafka = createKafka(settings, logger);
 const stamp = Date.now().toString(36);
-const topics = ['pin', 'geo', 'user'].map((t) => `bench-sink-${t}-${stamp}`);
+/** Records carry event times from the top of an hour, about 1,000/s per topic, as a live stream's would. */
+const FIRST_EVENT_MS = Date.UTC(2026, 0, 1, 10, 0, 0);
+const LATE_SHARE = 0.005;
+const RECORD_SPACING_MS = 3;
 
 function peakRssMb(pid: number): number {
   return Math.round(procStatusKb(pid, 'VmHWM') / 1024);
 }
 
-async function fill(): Promise<{ records: number; bytes: number }> {
+/** A deterministic stream of numbers in [0, 1), so both runs see the same late records. */
+function* uniform(seed: number): Generator<number> {
+  let x = seed;
+  for (;;) {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    yield x / 2 ** 31;
+  }
+}
+
+async function fill(topics: string[], lateShare: number): Promise<{ records: number; bytes: number; late: number }> {
   await ensureTopics(kafka, topics, 3);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -41,7 +57,9 @@ async function fill(): Promise<{ records: number; bytes: number }> {
   const generator = generatePosts(pins, { ...DEFAULT_GENERATOR_OPTIONS, seed: 1, startTimeMs: Date.UTC(2026, 0, 1) });
   let records = 0;
   let bytes = 0;
-  const batch: Record<string, Array<{ key: string; value: string; headers: Record<string, string> }>> = {};
+  let late = 0;
+  const random = uniform(7);
+  const batch: Record<string, Array<{ key: string; value: string; timestamp: string; headers: Record<string, string> }>> = {};
   const flush = async () => {
     await producer.sendBatch({ acks: -1, topicMessages: Object.entries(batch).map(([topic, messages]) => ({ topic, messages })) });
     for (const key of Object.keys(batch)) delete batch[key];
@@ -51,7 +69,11 @@ async function fill(): Promise<{ records: number; bytes: number }> {
     for (const typed of postRecords(post)) {
       const topic = topics[['pin', 'geo', 'user'].indexOf(typed.type)] as string;
       const value = JSON.stringify(typed.record);
-      (batch[topic] ??= []).push({ key: String(n), value, headers: { [RECORD_HEADERS.eventId]: `${topic}#${n}`, [RECORD_HEADERS.ingestTime]: String(Date.now()) } });
+      // A late record arrives 2 to 10 minutes after its event time.
+      const lateBy = (random.next().value as number) < lateShare ? 120_000 + Math.floor((random.next().value as number) * 480_000) : 0;
+      if (lateBy > 0) late += 1;
+      const timestamp = String(FIRST_EVENT_MS + n * RECORD_SPACING_MS - lateBy);
+      (batch[topic] ??= []).push({ key: String(n), value, timestamp, headers: { [RECORD_HEADERS.eventId]: `${topic}#${n}`, [RECORD_HEADERS.ingestTime]: String(Date.now()) } });
       records += 1;
       bytes += value.length;
     }
@@ -59,10 +81,10 @@ async function fill(): Promise<{ records: number; bytes: number }> {
   }
   await flush();
   await producer.disconnect();
-  return { records, bytes };
+  return { records, bytes, late };
 }
 
-async function committedTotal(groupId: string): Promise<number> {
+async function committedTotal(groupId: string, topics: string[]): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -73,8 +95,8 @@ async function committedTotal(groupId: string): Promise<number> {
   }
 }
 
-async function sinkRun(records: number) {
-  const groupId = `bench-sink-${stamp}`;
+async function sinkRun(topics: string[], records: number) {
+  const groupId = `${topics[0]}-group`;
   const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn', ...sinkArgs], serviceEnv());
   const started = performance.now();
   let firstCommitAt: number | undefined;
@@ -85,7 +107,7 @@ async function sinkRun(records: number) {
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
     rss = Math.max(rss, peakRssMb(pid));
-    const done = await committedTotal(groupId);
+    const done = await committedTotal(groupId, topics);
     if (done > 0 && firstCommitAt === undefined) {
       firstCommitAt = performance.now();
       firstCommitted = done;
@@ -113,8 +135,17 @@ async function sinkRun(records: number) {
   };
 }
 
+/** Raw objects per record hour, over the topics. */
+async function objectsPerHour(topics: string[]): Promise<{ objects: number; hours: number; perHour: number }> {
+  const s3 = createS3Client(settings);
+  const keys = (await Promise.all(topics.map((topic) => listKeys(s3, settings.s3Bucket, `raw/${topic}/`)))).flat();
+  s3.destroy();
+  const hours = new Set(keys.map((key) => key.split('/').slice(0, 4).join('/')));
+  return { objects: keys.length, hours: hours.size, perHour: Math.round((keys.length / Math.max(1, hours.size)) * 10) / 10 };
+}
+
 /** Kafka's ConsumerPerformance over the same topics, one after another (it takes one topic). */
-async function consumerPerformance(records: number) {
+async function consumerPerformance(topics: string[], records: number) {
   let seconds = 0;
   let mb = 0;
   let consumed = 0;
@@ -144,9 +175,13 @@ async function consumerPerformance(records: number) {
   return { records: consumed, eventsPerSecond: Math.round(consumed / seconds), mbPerSecond: Math.round((mb / seconds) * 10) / 10 };
 }
 
-const filled = await fill();
-const sink = await sinkRun(filled.records);
-const kafkaConsumer = await consumerPerformance(filled.records);
+const onTimeTopics = ['pin', 'geo', 'user'].map((t) => `bench-sink-${t}-${stamp}`);
+const lateTopics = ['pin', 'geo', 'user'].map((t) => `bench-sink-late-${t}-${stamp}`);
+const filled = await fill(onTimeTopics, 0);
+const sink = { ...(await sinkRun(onTimeTopics, filled.records)), ...(await objectsPerHour(onTimeTopics)) };
+const kafkaConsumer = await consumerPerformance(onTimeTopics, filled.records);
+const filledLate = await fill(lateTopics, LATE_SHARE);
+const sinkLate = { ...(await sinkRun(lateTopics, filledLate.records)), ...(await objectsPerHour(lateTopics)), lateRecords: filledLate.late };
 process.stdout.write(
   `${JSON.stringify(
     {
@@ -156,6 +191,7 @@ process.stdout.write(
       records: filled.records,
       averageRecordBytes: Math.round(filled.bytes / filled.records),
       sink,
+      sinkWithLateRecords: sinkLate,
       kafkaConsumerPerformance: kafkaConsumer,
       ratioToKafkaConsumer: Math.round((sink.eventsPerSecondSteady ?? sink.eventsPerSecondIncludingStartup) / kafkaConsumer.eventsPerSecond * 100) / 100,
       target: { eventsPerSecond: 100_000 },
@@ -166,5 +202,5 @@ process.stdout.write(
 );
 const admin = kafka.admin();
 await admin.connect();
-await admin.deleteTopics({ topics });
+await admin.deleteTopics({ topics: [...onTimeTopics, ...lateTopics] });
 await admin.disconnect();

@@ -20,6 +20,11 @@ export const ERROR_CODES = {
   PINPIPE_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'The Content-Type is not one the route accepts, its charset is not UTF-8, or the body is compressed.' },
   PINPIPE_OVERLOADED: { status: 503, retryable: true, summary: 'ingest already holds --max-queued-records records not yet stored in Kafka; retry after Retry-After.' },
   PINPIPE_RAW_NOT_READY: { status: 503, retryable: true, summary: 'Day D of the raw lake is not complete enough yet (raw-ready); retrying later can help.' },
+  PINPIPE_LAKE_CONFLICT: {
+    status: 409,
+    retryable: false,
+    summary: 'The raw lake holds offsets of a topic that Kafka no longer has as they were: the topic was deleted and re-created (s3-sink refuses to mix the two).',
+  },
   PINPIPE_QUALITY_FAILED: { status: 422, retryable: false, summary: 'The data-quality report of a day failed its thresholds (daily-transform), or a daily job was asked to use a day whose report failed.' },
 } as const;
 
@@ -67,6 +72,13 @@ export class InputError extends PinpipeError {
 export class DependencyError extends PinpipeError {
   constructor(message: string, options: PinpipeErrorOptions = {}) {
     super('PINPIPE_DEPENDENCY_UNAVAILABLE', message, options);
+  }
+}
+
+/** The lake and Kafka disagree about what a partition holds; going on would mix two topics' records. */
+export class LakeConflictError extends PinpipeError {
+  constructor(message: string, options: PinpipeErrorOptions = {}) {
+    super('PINPIPE_LAKE_CONFLICT', message, options);
   }
 }
 

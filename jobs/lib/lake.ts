@@ -6,11 +6,12 @@
  *   dlq/<topic>/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<startOffset:20>.ndjson.gz
  *   curated/<table>/dt=YYYY-MM-DD/<file>.parquet
  *   reports/quality/dt=YYYY-MM-DD/report.json
+ *   state/s3-sink/<topic>/<partition>.json     what the raw lake holds of a partition
  *
  * Raw object names depend only on Kafka coordinates and the record time (never the wall clock),
  * so a rewrite after a crash produces the same name: that is what makes the sink exactly-once.
  */
-export const LAKE_PREFIXES = { raw: 'raw', dlq: 'dlq', curated: 'curated', reports: 'reports' } as const;
+export const LAKE_PREFIXES = { raw: 'raw', dlq: 'dlq', curated: 'curated', reports: 'reports', state: 'state' } as const;
 
 /** Wide enough for any int64 offset, so names sort in offset order. */
 export const OFFSET_DIGITS = 20;
@@ -43,6 +44,11 @@ export function rawObjectKey(c: ObjectCoordinates): string {
 
 export function dlqObjectKey(c: ObjectCoordinates): string {
   return objectKey(LAKE_PREFIXES.dlq, c);
+}
+
+/** s3-sink's record of which offsets of a topic-partition the raw lake holds (jobs/s3-sink/position.ts). */
+export function sinkPositionKey(topic: string, partition: number): string {
+  return `${LAKE_PREFIXES.state}/s3-sink/${topic}/${partition}.json`;
 }
 
 export function assertLakeDate(date: string): string {

@@ -85,14 +85,14 @@ export class LineBuffer {
     this.used += 1;
   }
 
-  /** The bytes from position `from` to the end, as views of the chunks (nothing is copied). */
-  views(from = 0): Buffer[] {
+  /** The bytes from position `from` up to `to` (the end by default), as views of the chunks (nothing is copied). */
+  views(from = 0, to = this.length): Buffer[] {
     const out: Buffer[] = [];
     let start = 0;
-    for (let i = 0; i < this.chunks.length; i += 1) {
+    for (let i = 0; i < this.chunks.length && start < to; i += 1) {
       const chunk = i === this.chunks.length - 1 ? (this.current as Buffer).subarray(0, this.used) : (this.chunks[i] as Buffer);
       const end = start + chunk.length;
-      if (end > from) out.push(from > start ? chunk.subarray(from - start) : chunk);
+      if (end > from) out.push(chunk.subarray(Math.max(from - start, 0), Math.min(to, end) - start));
       start = end;
     }
     return out;

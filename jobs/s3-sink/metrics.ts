@@ -23,6 +23,12 @@ export function createSinkMetrics(registry: Registry) {
       labelNames: ['topic'],
       registers,
     }),
+    alreadyLanded: new prom.Counter({
+      name: 'pinpipe_s3_sink_already_landed_records_total',
+      help: 'Records left out of a flush because the lake already held them (another group, an offset reset, a restart)',
+      labelNames: ['topic'],
+      registers,
+    }),
     bufferedBytes: new prom.Gauge({ name: 'pinpipe_s3_sink_buffered_bytes', help: 'Bytes held in memory, not yet in the lake', registers }),
     lag: new prom.Gauge({ name: 'pinpipe_s3_sink_consumer_lag', help: 'Records behind the partition high watermark at the last fetch', labelNames: ['topic', 'partition'], registers }),
   };

@@ -11,6 +11,7 @@ export const SinkSettings = Type.Object({
   flushIdleMs: Type.Integer({ minimum: 10 }),
   flushMaxAgeMs: Type.Integer({ minimum: 10 }),
   maxBufferBytes: Type.Integer({ minimum: 1024 * 1024 }),
+  maxOpenHours: Type.Integer({ minimum: 1, maximum: 48 }),
   gzipLevel: Type.Integer({ minimum: 1, maximum: 9 }),
   fetchAheadBytes: Type.Integer({ minimum: 1024 * 1024 }),
 });
@@ -25,6 +26,12 @@ export function sinkOptions<T>(y: Argv<T>) {
       ...option('flush-bytes', { type: 'number', description: 'Rotate an object after this many uncompressed bytes', default: 16 * 1024 * 1024, group: 'Sink:' }),
       ...option('flush-idle-ms', { type: 'number', description: 'Flush a partition that received nothing for this long', default: 10_000, group: 'Sink:' }),
       ...option('flush-max-age-ms', { type: 'number', description: 'Flush an object open this long, so a steady trickle still lands', default: 60_000, group: 'Sink:' }),
+      ...option('max-open-hours', {
+        type: 'number',
+        description: 'Hour buckets open at once per partition, so late records join their own hour; one more flushes the earliest hour',
+        default: 3,
+        group: 'Sink:',
+      }),
       ...option('max-buffer-bytes', { type: 'number', description: 'Memory ceiling for all buffers; above it the largest flush early', default: 96 * 1024 * 1024, group: 'Sink:' }),
       ...option('fetch-ahead-bytes', {
         type: 'number',

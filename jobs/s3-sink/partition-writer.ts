@@ -1,8 +1,11 @@
 import { gzipSync } from 'node:zlib';
+import { RECORD_HEADERS } from '../lib/contracts.js';
+import { DependencyError, LakeConflictError } from '../lib/errors.js';
 import { dlqObjectKey, rawObjectKey } from '../lib/lake.js';
 import type { ObjectFormat } from './format.js';
-import { appendLakeLine, isRejection, lakeRecordBody, toDeadLetterLine } from './format.js';
+import { appendLakeLine, asText, isRejection, lakeRecordBody, toDeadLetterLine } from './format.js';
 import { LineBuffer } from './line-buffer.js';
+import { EMPTY_POSITION, highestLanded, hourOf, isLanded, mergePositions, unlandedRuns, type Fingerprint, type LakePosition, type LandedHour } from './position.js';
 import type { CommitFn, FlushLimits, FlushReason, ObjectStore, SinkRecord } from './types.js';
 
 interface DeadLetter {
@@ -22,8 +25,9 @@ class Gathered {
   readonly offsets: number[] = [];
   /** Where each line starts in `lines`. */
   readonly starts: number[] = [];
-  /** Record time of the first line: every line of a buffer has the same record hour. */
-  firstTimestampMs = 0;
+  /** The first and the last line's record, to recognise them in Kafka again. */
+  first: Fingerprint | undefined;
+  last: Fingerprint | undefined;
   readonly dead: DeadLetter[] = [];
   /** The highest offset held, line or dead letter; -1 when empty. */
   lastOffset = -1;
@@ -41,7 +45,8 @@ class Gathered {
   }
 
   add(record: SinkRecord, body: Buffer | string): void {
-    if (this.offsets.length === 0) this.firstTimestampMs = record.timestampMs;
+    this.last = fingerprintOf(record);
+    if (this.offsets.length === 0) this.first = this.last;
     this.offsets.push(record.offset);
     this.starts.push(this.lines.length);
     appendLakeLine(this.lines, record, body);
@@ -52,49 +57,32 @@ class Gathered {
     this.dead.push({ offset: record.offset, timestampMs: record.timestampMs, line: toDeadLetterLine(record, reason) });
     this.lastOffset = record.offset;
   }
+}
 
-  /** Index of the first line after `offset` (offsets.length when none). */
-  firstAfter(offset: number): number {
-    let low = 0;
-    let high = this.offsets.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if ((this.offsets[mid] as number) > offset) high = mid;
-      else low = mid + 1;
-    }
-    return low;
-  }
 
-  /** A copy holding only what follows `offset`. */
-  after(offset: number): Gathered {
-    const rest = new Gathered();
-    const from = this.firstAfter(offset);
-    if (from < this.offsets.length) {
-      const base = this.starts[from] as number;
-      for (const view of this.lines.views(base)) {
-        rest.lines.reserve(view.length);
-        rest.lines.writeBytes(view);
-      }
-      for (let i = from; i < this.offsets.length; i += 1) {
-        rest.offsets.push(this.offsets[i] as number);
-        rest.starts.push((this.starts[i] as number) - base);
-      }
-      rest.firstTimestampMs = this.firstTimestampMs;
-    }
-    for (const d of this.dead) if (d.offset > offset) rest.dead.push(d);
-    rest.lastOffset = this.lastOffset > offset ? this.lastOffset : -1;
-    return rest;
-  }
+function fingerprintOf(record: SinkRecord): Fingerprint {
+  const eventId = record.headers[RECORD_HEADERS.eventId];
+  return { offset: record.offset, timestampMs: record.timestampMs, eventId: eventId === undefined ? null : asText(eventId) };
+}
+
+/** The open buffer of one record hour of a partition. */
+interface Bucket {
+  hour: number;
+  gathered: Gathered;
+  openedAt: number;
+  lastAppendAt: number;
 }
 
 export interface FlushOutcome {
   reason: FlushReason;
-  /** First offset not yet in the lake after this flush: committed, and where consumption goes on. */
+  /** First offset not yet known to be in the lake after this flush: what is committed. */
   nextOffset: number;
   /** True when an object of that name already existed (a restart or another consumer wrote it). */
   conflict: boolean;
   objects: number;
   records: number;
+  /** Records of the flushed bucket another writer had already put in the lake. */
+  alreadyLanded: number;
   deadLetters: number;
   bytes: number;
   /** Wall time the flush took, for the latency histogram. */
@@ -111,37 +99,57 @@ export interface PartitionWriterDeps {
   onFlushed?: (outcome: FlushOutcome) => void;
 }
 
-/** A buffer handed over to be written: in flight, or failed and waiting to be retried. */
+/** A bucket handed over to be written: in flight, or failed and waiting to be retried. */
 interface PendingFlush {
-  gathered: Gathered;
+  bucket: Bucket;
   reason: FlushReason;
   bytes: number;
   run: Promise<void> | undefined;
 }
 
+/** Compare-and-swap attempts on the position object before a write counts as failed. */
+const POSITION_ATTEMPTS = 8;
+
 /**
- * Buffers one topic-partition and turns it into lake objects, Kafka Connect style: rotation on
- * record count, bytes, a change of record-time hour, idleness and age; the object is named from
- * its first record's offset; offsets are committed only after the object is stored.
+ * Buffers one topic-partition and turns it into lake objects, Kafka Connect style: one open
+ * buffer per record hour (a late record joins the buffer of its own hour instead of cutting the
+ * current one short), each rotated on record count, bytes, idleness and age, and at most
+ * `maxOpenHours` of them (opening one more flushes the one of the earliest hour). An object is
+ * named from its first record's offset and hour; offsets are committed only after the object and
+ * the partition's position are stored.
  *
- * Exactly-once rests on two rules. Names depend only on the data (first offset, its record hour).
- * And an object is never replaced: if its name exists, the stored object's end offset is taken as
- * the truth, the buffer is trimmed to what follows it, and consumption continues from there. So
- * whatever the flush timing of a crashed run, a rebalanced zombie or this run, every offset lands
- * in exactly one object.
+ * Exactly-once rests on the lake, not on Kafka's committed offsets:
+ * - The partition's position object (position.ts) says which offsets the lake holds: ranges with
+ *   every record landed, and per hour the objects reaching past them. A writer reads it when it
+ *   starts (open) and again before every object, leaves out every record it names, whatever the
+ *   names of the objects holding them, and adds what it wrote by compare-and-swap. So another
+ *   group, an offset reset, expired offsets or a zombie never make two objects overlap.
+ * - Names depend only on the data: an hour's next object starts at that hour's first record the
+ *   lake does not hold. A crash between storing an object and the position leaves an object the
+ *   position does not name yet; whoever writes next builds the same name, finds it (If-None-Match),
+ *   takes its end offset as the truth and goes on after it. An object is never replaced.
  *
- * A rotation hands the buffer to a background write so consumption goes on while it is encoded,
+ * A rotation hands the bucket to a background write so consumption goes on while it is encoded,
  * stored and committed. At most one such write per partition exists at a time, and the next
- * rotation waits for it, so objects and commits stay in offset order. A write that fails stays
- * pending with its records and is retried before anything newer is written.
+ * rotation waits for it. A write that fails stays pending with its records and is retried before
+ * anything newer is written.
  */
 export class PartitionWriter {
-  private gathered = new Gathered();
-  private bucket: number | undefined;
-  private openedAt = 0;
-  private lastAppendAt = 0;
-  /** Offsets below this are already buffered, pending or in the lake: redeliveries are ignored. */
+  /** Open buckets by hour, in the order they were opened. */
+  private readonly buckets = new Map<number, Bucket>();
+  /** Offsets below this have been seen: redeliveries are ignored. */
   private nextOffset: number | undefined;
+  /** The first offset this writer read: from here to the lowest offset still held, all is landed. */
+  private stretchStart: number | undefined;
+  private position: LakePosition = EMPTY_POSITION;
+  private version: string | undefined;
+  /** highestLanded(position): a record above it is new, without a search. */
+  private highest = -1;
+  private opened = false;
+  /** A record the lake holds that Kafka should still have at its offset (checked once, on open). */
+  private expected: Fingerprint | undefined;
+  /** The latest landed record this writer knows, for the position's range. */
+  private landedFingerprint: Fingerprint | undefined;
   private pending: PendingFlush | undefined;
 
   constructor(
@@ -150,97 +158,189 @@ export class PartitionWriter {
     private readonly deps: PartitionWriterDeps,
   ) {}
 
-  /** Bytes held in memory: the open buffer and a pending write. */
+  /** Bytes held in memory: the open buckets and a pending write. */
   get bufferedBytes(): number {
-    return this.gathered.lines.length + (this.pending?.bytes ?? 0);
+    let bytes = this.pending?.bytes ?? 0;
+    for (const bucket of this.buckets.values()) bytes += bucket.gathered.lines.length;
+    return bytes;
   }
 
   get bufferedRecords(): number {
-    return this.gathered.records + (this.pending?.gathered.records ?? 0);
+    let records = this.pending?.bucket.gathered.records ?? 0;
+    for (const bucket of this.buckets.values()) records += bucket.gathered.records;
+    return records;
+  }
+
+  /** The lowest offset held by an open bucket, or the next to read: everything this writer read below it is landed. */
+  private landedEnd(): number | undefined {
+    let end = this.nextOffset;
+    for (const bucket of this.buckets.values()) {
+      const first = bucket.gathered.firstOffset;
+      if (first !== undefined && (end === undefined || first < end)) end = first;
+    }
+    return end;
   }
 
   /**
-   * The first offset not known to be in the lake (undefined before any record): everything below
-   * it is stored, and it starts an object boundary, so reading the partition again from here
-   * rebuilds the same objects. Where the consumer goes back to when this writer is abandoned.
+   * The first offset not known to be in the lake (undefined before any record): where the
+   * consumer goes back to when this writer is abandoned. What lies above it and is landed is
+   * skipped again by whoever reads it next.
    */
   get resumeOffset(): number | undefined {
-    return this.pending?.gathered.firstOffset ?? this.gathered.firstOffset ?? this.nextOffset;
+    const pending = this.pending?.bucket.gathered.firstOffset;
+    const end = this.landedEnd();
+    if (pending === undefined) return end;
+    return end === undefined ? pending : Math.min(pending, end);
+  }
+
+  private adopt(position: LakePosition, version: string | undefined): void {
+    this.position = position;
+    this.version = version;
+    this.highest = highestLanded(position);
   }
 
   /**
-   * Adds a record, rotating first when it starts a new hour and after when a size limit is hit.
-   * Returns a promise only when it rotates (the hot path allocates none). Rejects when the
-   * previous write of this partition failed again; the record is then kept.
+   * Reads the partition's position before the first record. Returns the offset the consumer
+   * should read from instead of `firstOffset` when the lake already holds what lies there: the end
+   * of the landed range `firstOffset` falls in or ends at, or rather a record of it the lake knows,
+   * read again to check Kafka still has that record there. Refuses a partition whose records the
+   * lake holds beyond Kafka's end (the topic was re-created).
+   */
+  async open(firstOffset: number, highWatermark?: number): Promise<number | undefined> {
+    if (this.opened) return undefined;
+    const { position, version } = await this.deps.store.readPosition(this.topic, this.partition);
+    this.adopt(position, version);
+    const lakeEnd = this.highest + 1;
+    if (highWatermark !== undefined && highWatermark < lakeEnd) {
+      throw new LakeConflictError(
+        `topic ${this.topic} partition ${this.partition} ends at offset ${highWatermark} in Kafka, but the lake already holds its offsets up to ${lakeEnd - 1}: ` +
+          'the topic was deleted and re-created (or its records removed). s3-sink will not mix the new records with the old ones; ' +
+          'move the old objects and state/s3-sink/ of this topic aside, or give the new topic another name',
+      );
+    }
+    this.opened = true;
+    const range = position.ranges.find((r) => r.from <= firstOffset && firstOffset <= r.to);
+    if (!range) return undefined;
+    this.expected = range.last;
+    const target = range.last?.offset ?? range.to;
+    return target === firstOffset ? undefined : target;
+  }
+
+  /** The record Kafka has where the lake holds a known one must be that one, or the topic is not the one the lake holds. */
+  private check(record: SinkRecord): void {
+    const expected = this.expected as Fingerprint;
+    if (record.offset < expected.offset) return;
+    this.expected = undefined;
+    if (record.offset > expected.offset) return; // gone from Kafka (retention): nothing to compare
+    const found = fingerprintOf(record);
+    if (found.timestampMs !== expected.timestampMs || found.eventId !== expected.eventId) {
+      throw new LakeConflictError(
+        `topic ${this.topic} partition ${this.partition} holds another record at offset ${record.offset} than the lake does ` +
+          `(timestamp ${found.timestampMs} and event id ${String(found.eventId)} in Kafka, ${expected.timestampMs} and ${String(expected.eventId)} in the lake): ` +
+          'the topic was deleted and re-created. s3-sink will not mix the new records with the old ones; ' +
+          'move the old objects and state/s3-sink/ of this topic aside, or give the new topic another name',
+      );
+    }
+  }
+
+  /**
+   * Adds a record to the bucket of its hour, rotating after when a size limit is hit, and first
+   * when its hour would open one bucket too many. Returns a promise only when it rotates (the hot
+   * path allocates none). Rejects when the previous write of this partition failed again; the
+   * record is then kept.
    */
   add(record: SinkRecord): Promise<void> | undefined {
+    if (this.expected !== undefined) this.check(record);
     if (this.nextOffset !== undefined && record.offset < this.nextOffset) return undefined;
-    const body = lakeRecordBody(record);
-    if (isRejection(body)) {
-      this.touch();
-      this.gathered.addDead(record, body.reason);
+    this.stretchStart ??= record.offset;
+    const hour = hourOf(record.timestampMs);
+    if (record.offset <= this.highest && isLanded(this.position, record.offset, hour)) {
       this.nextOffset = record.offset + 1;
-      return this.rotateIfFull();
+      return undefined;
     }
-    const bucket = bucketOf(record.timestampMs);
-    if (this.bucket !== undefined && bucket !== this.bucket) return this.addAfterHour(record, body, bucket);
-    this.append(record, body, bucket);
-    return this.rotateIfFull();
+    let bucket = this.buckets.get(hour);
+    if (!bucket) {
+      if (this.buckets.size >= this.deps.limits.maxOpenHours) return this.addAfterEvicting(record, hour);
+      bucket = this.openBucket(hour);
+    }
+    this.append(bucket, record);
+    return this.rotateIfFull(bucket);
   }
 
-  private async addAfterHour(record: SinkRecord, body: Buffer | string, bucket: number): Promise<void> {
-    await this.rotate('hour');
-    // The previous write may have learnt that this record is already in the lake.
-    if (this.nextOffset !== undefined && record.offset < this.nextOffset) return;
-    this.append(record, body, bucket);
-    await this.rotateIfFull();
+  private openBucket(hour: number): Bucket {
+    const now = this.deps.now();
+    const bucket: Bucket = { hour, gathered: new Gathered(), openedAt: now, lastAppendAt: now };
+    this.buckets.set(hour, bucket);
+    return bucket;
   }
 
-  private append(record: SinkRecord, body: Buffer | string, bucket: number): void {
-    this.bucket ??= bucket;
-    this.touch();
-    this.gathered.add(record, body);
+  private append(bucket: Bucket, record: SinkRecord): void {
+    bucket.lastAppendAt = this.deps.now();
     this.nextOffset = record.offset + 1;
+    const body = lakeRecordBody(record);
+    if (isRejection(body)) bucket.gathered.addDead(record, body.reason);
+    else bucket.gathered.add(record, body);
   }
 
-  private rotateIfFull(): Promise<void> | undefined {
+  private async addAfterEvicting(record: SinkRecord, hour: number): Promise<void> {
+    let earliest: number | undefined;
+    for (const h of this.buckets.keys()) if (earliest === undefined || h < earliest) earliest = h;
+    await this.rotate(earliest as number, 'hour');
+    // That write read the position again, which may name this record.
+    if (record.offset <= this.highest && isLanded(this.position, record.offset, hour)) {
+      this.nextOffset = record.offset + 1;
+      return;
+    }
+    const bucket = this.buckets.get(hour) ?? this.openBucket(hour);
+    this.append(bucket, record);
+    await this.rotateIfFull(bucket);
+  }
+
+  private rotateIfFull(bucket: Bucket): Promise<void> | undefined {
     const { maxRecords, maxBytes } = this.deps.limits;
-    const reason: FlushReason | undefined = this.gathered.offsets.length >= maxRecords ? 'records' : this.gathered.lines.length >= maxBytes ? 'bytes' : undefined;
-    return reason ? this.rotate(reason) : undefined;
+    const { gathered } = bucket;
+    const reason: FlushReason | undefined = gathered.offsets.length >= maxRecords ? 'records' : gathered.lines.length >= maxBytes ? 'bytes' : undefined;
+    return reason ? this.rotate(bucket.hour, reason) : undefined;
   }
 
-  private touch(): void {
+  /** Rotates the buckets idle or open too long. */
+  async rotateDue(): Promise<void> {
     const now = this.deps.now();
-    if (this.gathered.records === 0) this.openedAt = now;
-    this.lastAppendAt = now;
+    for (const bucket of [...this.buckets.values()]) {
+      const reason: FlushReason | undefined =
+        now - bucket.lastAppendAt >= this.deps.limits.idleMs ? 'idle' : now - bucket.openedAt >= this.deps.limits.maxAgeMs ? 'age' : undefined;
+      if (reason) await this.rotate(bucket.hour, reason);
+    }
   }
 
-  /** The time-based reason to flush now, if any. */
-  due(): FlushReason | undefined {
-    if (this.gathered.records === 0) return undefined;
+  /** True when some bucket is idle or open too long. */
+  isDue(): boolean {
     const now = this.deps.now();
-    if (now - this.lastAppendAt >= this.deps.limits.idleMs) return 'idle';
-    if (now - this.openedAt >= this.deps.limits.maxAgeMs) return 'age';
-    return undefined;
+    for (const bucket of this.buckets.values()) {
+      if (now - bucket.lastAppendAt >= this.deps.limits.idleMs || now - bucket.openedAt >= this.deps.limits.maxAgeMs) return true;
+    }
+    return false;
   }
 
   /**
-   * Hands the buffer to a background write, after the previous write of this partition has
-   * landed (or been retried). Resolves once the new write has started.
+   * Hands one hour's bucket to a background write, after the previous write of this partition
+   * has landed (or been retried). Resolves once the new write has started.
    */
-  async rotate(reason: FlushReason): Promise<void> {
+  async rotate(hour: number, reason: FlushReason): Promise<void> {
     await this.settle();
-    if (this.gathered.records === 0) return;
-    const pending: PendingFlush = { gathered: this.gathered, reason, bytes: this.gathered.lines.length, run: undefined };
-    this.gathered = new Gathered();
-    this.bucket = undefined;
+    const bucket = this.buckets.get(hour);
+    if (!bucket) return;
+    this.buckets.delete(hour);
+    if (bucket.gathered.records === 0) return;
+    const pending: PendingFlush = { bucket, reason, bytes: bucket.gathered.lines.length, run: undefined };
     this.pending = pending;
     pending.run = this.startWrite(pending);
   }
 
-  /** Writes the buffer and waits until it and any earlier write are in the lake and committed. */
+  /** Writes every bucket and waits until all are in the lake and committed. */
   async flush(reason: FlushReason): Promise<void> {
-    await this.rotate(reason);
+    await this.settle();
+    for (const hour of [...this.buckets.keys()]) await this.rotate(hour, reason);
     await this.settle();
   }
 
@@ -253,10 +353,9 @@ export class PartitionWriter {
   }
 
   private startWrite(pending: PendingFlush): Promise<void> {
-    const run = this.write(pending.gathered, pending.reason).then(
+    const run = this.write(pending.bucket, pending.reason).then(
       (outcome) => {
         if (this.pending === pending) this.pending = undefined;
-        this.learn(outcome.nextOffset - 1, outcome.conflict);
         this.deps.onFlushed?.(outcome);
       },
       (error: unknown) => {
@@ -270,83 +369,96 @@ export class PartitionWriter {
     return run;
   }
 
-  /** Writes the lines as one raw object (plus a dead-letter object per undecodable record) and commits. */
-  private async write(gathered: Gathered, reason: FlushReason): Promise<FlushOutcome> {
+  private async refreshPosition(): Promise<void> {
+    const { position, version } = await this.deps.store.readPosition(this.topic, this.partition);
+    this.adopt(mergePositions(this.position, position), version);
+  }
+
+  /**
+   * Writes one hour's lines as objects (one per run the lake does not hold yet, usually one),
+   * a dead-letter object per undecodable record, then the position, then commits.
+   */
+  private async write(bucket: Bucket, reason: FlushReason): Promise<FlushOutcome> {
     const started = performance.now();
-    let end = gathered.lastOffset;
+    const { hour, gathered } = bucket;
     let conflict = false;
     let objects = 0;
     let bytes = 0;
+    let records = 0;
+    let deadLetters = 0;
+    const written: LandedHour[] = [];
+
+    // Another writer may have landed some of these records since this writer last looked.
+    await this.refreshPosition();
 
     for (const entry of gathered.dead) {
+      if (isLanded(this.position, entry.offset, hour)) continue;
       // One object per dead letter, named by its own offset: rewriting it is harmless.
       const body = gzipSync(`${entry.line}\n`);
       const key = dlqObjectKey({ topic: this.topic, partition: this.partition, startOffset: entry.offset, recordTimeMs: entry.timestampMs });
       await this.deps.store.putIfAbsent(key, body, entry.offset, 1);
+      written.push({ hour, from: entry.offset, through: entry.offset });
       objects += 1;
+      deadLetters += 1;
       bytes += body.length;
     }
 
-    // The lines become one object; when a crashed run or a zombie already wrote an object of
-    // that name, the stored one wins and what follows its end goes into the next object.
     const { offsets, starts } = gathered;
-    let from = 0;
-    let records = 0;
-    while (from < offsets.length) {
-      const lastGood = offsets[offsets.length - 1] as number;
-      const body = await this.deps.format.encode(gathered.lines.views(starts[from]));
-      const key = rawObjectKey({ topic: this.topic, partition: this.partition, startOffset: offsets[from] as number, recordTimeMs: gathered.firstTimestampMs });
-      const result = await this.deps.store.putIfAbsent(key, body, end, offsets.length - from);
+    const unlanded = unlandedRuns(this.position, hour, offsets).reduce((sum, [from, to]) => sum + to - from, 0);
+    for (;;) {
+      const runs = unlandedRuns(mergePositions(this.position, { ranges: [], hours: written }), hour, offsets);
+      const run = runs[0];
+      if (!run) break;
+      const [from, to] = run;
+      const firstOffset = offsets[from] as number;
+      const lastOffset = offsets[to - 1] as number;
+      const body = await this.deps.format.encode(gathered.lines.views(starts[from] as number, to < starts.length ? (starts[to] as number) : undefined));
+      const key = rawObjectKey({ topic: this.topic, partition: this.partition, startOffset: firstOffset, recordTimeMs: hour * 3_600_000 });
+      const result = await this.deps.store.putIfAbsent(key, body, lastOffset, to - from);
       if (result.created) {
+        written.push({ hour, from: firstOffset, through: lastOffset });
         objects += 1;
         bytes += body.length;
-        records += offsets.length - from;
-        break;
+        records += to - from;
+      } else {
+        // A crashed run or a zombie wrote this name first: its end offset is the truth.
+        conflict = true;
+        written.push({ hour, from: firstOffset, through: result.endOffset });
       }
-      conflict = true;
-      if (result.endOffset >= lastGood) {
-        end = Math.max(end, result.endOffset);
-        break;
-      }
-      from = gathered.firstAfter(result.endOffset);
     }
 
-    const nextOffset = end + 1;
-    await this.deps.commit(this.topic, this.partition, nextOffset);
+    for (const candidate of [gathered.first, gathered.last]) {
+      if (candidate && (this.landedFingerprint === undefined || candidate.offset > this.landedFingerprint.offset)) this.landedFingerprint = candidate;
+    }
+    const end = this.landedEnd() as number;
+    const last = this.landedFingerprint && this.landedFingerprint.offset < end ? this.landedFingerprint : undefined;
+    const range = { from: this.stretchStart as number, to: end, ...(last ? { last } : {}) };
+    await this.storePosition({ ranges: [range], hours: written });
+    await this.deps.commit(this.topic, this.partition, end);
     return {
       reason,
-      nextOffset,
+      nextOffset: end,
       conflict,
       objects,
       records,
-      deadLetters: gathered.dead.length,
+      alreadyLanded: offsets.length - unlanded,
+      deadLetters,
       bytes,
       seconds: (performance.now() - started) / 1000,
     };
   }
 
-  /** After a write: the lake holds every offset up to `end`; a conflict may reach into the buffer. */
-  private learn(end: number, conflict: boolean): void {
-    if (conflict && this.gathered.records > 0 && Math.min(this.gathered.offsets[0] ?? Infinity, this.gathered.dead[0]?.offset ?? Infinity) <= end) this.trimThrough(end);
-    if (this.nextOffset === undefined || this.nextOffset < end + 1) this.nextOffset = end + 1;
-  }
-
-  /** Drops what the lake now holds; anything after `end` starts the next object. */
-  private trimThrough(end: number): void {
-    this.gathered = this.gathered.after(end);
-    this.bucket = this.gathered.offsets.length > 0 ? bucketOf(this.gathered.firstTimestampMs) : undefined;
-    if (this.nextOffset === undefined || this.nextOffset < end + 1) this.nextOffset = end + 1;
-    if (this.gathered.records > 0) {
-      const now = this.deps.now();
-      this.openedAt = now;
-      this.lastAppendAt = now;
+  /** Adds facts to the stored position: compare-and-swap, merging with whatever another writer added meanwhile. */
+  private async storePosition(facts: LakePosition): Promise<void> {
+    for (let attempt = 0; attempt < POSITION_ATTEMPTS; attempt += 1) {
+      const merged = mergePositions(this.position, facts);
+      const version = await this.deps.store.writePosition(this.topic, this.partition, merged, this.version);
+      if (version !== undefined) {
+        this.adopt(merged, version);
+        return;
+      }
+      await this.refreshPosition();
     }
+    throw new DependencyError(`the position of ${this.topic} partition ${this.partition} kept changing under this writer (${POSITION_ATTEMPTS} attempts)`);
   }
-}
-
-const HOUR_MS = 3_600_000;
-
-/** The record's hour since the epoch: cheap to compare per record, same identity as dt/hour. */
-function bucketOf(timestampMs: number): number {
-  return Math.floor(timestampMs / HOUR_MS);
 }

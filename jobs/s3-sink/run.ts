@@ -64,7 +64,7 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
   const sink = new Sink({
     store: new S3ObjectStore(s3, options.s3Bucket),
     format: ndjsonGzip(options.gzipLevel),
-    limits: { maxRecords: options.flushRecords, maxBytes: options.flushBytes, idleMs: options.flushIdleMs, maxAgeMs: options.flushMaxAgeMs },
+    limits: { maxRecords: options.flushRecords, maxBytes: options.flushBytes, idleMs: options.flushIdleMs, maxAgeMs: options.flushMaxAgeMs, maxOpenHours: options.maxOpenHours },
     maxBufferBytes: options.maxBufferBytes,
     logger,
     metrics,
@@ -76,6 +76,9 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
         // Going on would skip what was dropped; a restart reads again from the committed offsets.
         crashed = error as Error;
       }
+    },
+    onFatal: (error) => {
+      crashed ??= error;
     },
     commit: async (topic, partition, offset) => {
       try {
@@ -110,7 +113,7 @@ export async function runS3Sink(options: S3SinkOptions, { logger, shutdown, sign
       for (const m of batch.messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
       // The lane processes the batch while kafkajs fetches the next one; the position moves on
       // now, but only a stored object commits offsets (see Sink.enqueue).
-      const queued = sink.enqueue({ topic: batch.topic, partition: batch.partition, firstOffset: Number(batch.firstOffset()), bytes, records: () => toSinkRecords(payload) });
+      const queued = sink.enqueue({ topic: batch.topic, partition: batch.partition, firstOffset: Number(batch.firstOffset()), highWatermark: Number(batch.highWatermark), bytes, records: () => toSinkRecords(payload) });
       payload.resolveOffset(batch.lastOffset());
       metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
       await untilDone(queued, () => payload.heartbeat());

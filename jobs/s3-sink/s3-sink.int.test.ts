@@ -1,16 +1,19 @@
 import { execFileSync } from 'node:child_process';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka, Producer } from 'kafkajs';
 import { RECORD_HEADERS } from '../lib/contracts.js';
 import { createKafka, ensureTopics } from '../lib/kafka.js';
-import { parseObjectKey } from '../lib/lake.js';
+import { parseObjectKey, sinkPositionKey } from '../lib/lake.js';
 import { createLogger } from '../lib/logger.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
-import { readLake, waitFor, type LakeLine } from '../test/lake.js';
+import { listKeys, readLake, waitFor, type LakeLine } from '../test/lake.js';
 import { startJob, type JobProcess } from '../test/process.js';
-import { serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
+import { privateBucket, serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
 
-const settings = serviceSettings();
+// A bucket of this file's own: the user's lake never sees a test's objects.
+const settings = { ...serviceSettings(), s3Bucket: privateBucket('it-s3-sink') };
+const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: settings.s3Bucket };
 const logger = createLogger('test', 'error');
 const s3 = createS3Client(settings);
 let kafka: Kafka;
@@ -40,8 +43,8 @@ async function freshTopics(n = 2): Promise<string[]> {
   return topics;
 }
 
-function sink(topics: string[], extra: string[] = []): JobProcess {
-  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '0', '--flush-idle-ms', '500', ...extra], serviceEnv());
+function sink(topics: string[], extra: string[] = [], groupId = `g-${topics[0]}`): JobProcess {
+  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--flush-idle-ms', '500', ...extra], env);
   running.push(job);
   return job;
 }
@@ -66,6 +69,31 @@ async function produce(topics: string[], count: number, from = 0): Promise<Set<s
     }
   }
   return ids;
+}
+
+/** Sets a group's committed offsets of every partition of `topic` (the group must have no member). */
+async function setGroupOffsets(groupId: string, topic: string, at: 'latest' | number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: at === 'latest' ? p.high : String(at) })) });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Lands what the topic holds with one group and stops it once the lake has `expected` distinct records. */
+async function landWith(groupId: string, topics: string[], expected: number): Promise<void> {
+  const job = sink(topics, ['--flush-records', '700'], groupId);
+  expect(await waitFor(async () => new Set((await lakeLines(topics)).map((l) => l.event_id)).size >= expected, 60_000, 300), job.logs()).toBe(true);
+  expect(await job.stop()).toBe(0);
+}
+
+/** The stored position object of a partition, as text. */
+async function positionText(topic: string, partition: number): Promise<string> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: settings.s3Bucket, Key: sinkPositionKey(topic, partition) }));
+  return (await got.Body?.transformToString('utf8')) ?? '';
 }
 
 async function lakeLines(topics: string[]): Promise<LakeLine[]> {
@@ -173,6 +201,70 @@ describe('s3-sink against real Kafka and S3', () => {
     expect(await job.stop()).toBe(0);
   }, 240_000);
 
+  it('stays exactly once across groups: one positioned at the latest offsets, an offset reset into an object, a group without offsets after retention', async () => {
+    const topics = await freshTopics(1);
+    const [topic] = topics as [string];
+    const ids = await produce(topics, 5_000);
+    await landWith('group-a', topics, 5_000); // group A lands 5,000 and stops
+    for (const id of await produce(topics, 5_000, 5_000)) ids.add(id);
+    // Group B starts at the latest offsets: it lands only what comes after.
+    await setGroupOffsets('group-b', topic, 'latest');
+    const later = await produce(topics, 5_000, 10_000);
+    const groupB = sink(topics, ['--flush-records', '700'], 'group-b');
+    expect(await waitFor(async () => (await lakeLines(topics)).length >= 10_000, 60_000, 300)).toBe(true);
+    expect(await groupB.stop()).toBe(0);
+    for (const id of later) ids.add(id);
+    // Group A resumes behind B's objects, fills the gap and meets them without writing them again.
+    await landWith('group-a', topics, 15_000);
+    expectExactlyOnce(await lakeLines(topics), ids);
+
+    // Group A reset into the middle of its first objects: nothing is written again.
+    const objects = (await listKeys(s3, settings.s3Bucket, `raw/${topic}/`)).length;
+    await setGroupOffsets('group-a', topic, 234);
+    const reset = sink(topics, ['--flush-records', '700'], 'group-a');
+    expect(await waitFor(async () => reset.logs().includes('joined group'), 30_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(await reset.stop()).toBe(0);
+    expect((await listKeys(s3, settings.s3Bucket, `raw/${topic}/`)).length).toBe(objects);
+
+    // Retention removes the first records; a group whose offsets expired starts at the earliest left.
+    const admin = kafka.admin();
+    await admin.connect();
+    // kafkajs's deleteTopicRecords needs the topic's metadata loaded first.
+    await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.deleteTopicRecords({ topic, partitions: [0, 1, 2].map((partition) => ({ partition, offset: '300' })) });
+    await admin.disconnect();
+    for (const id of await produce(topics, 1_000, 15_000)) ids.add(id);
+    await landWith('group-c', topics, 16_000);
+    expectExactlyOnce(await lakeLines(topics), ids);
+  }, 240_000);
+
+  it('refuses a topic deleted and re-created under the same name, changing nothing in the lake', async () => {
+    const topics = await freshTopics(1);
+    const [topic] = topics as [string];
+    await produce(topics, 1_500);
+    await landWith(`g-${topic}`, topics, 1_500);
+    const lakeBefore = await listKeys(s3, settings.s3Bucket, '');
+    const positions = await Promise.all([0, 1, 2].map((p) => positionText(topic, p)));
+    expect(positions.every((text) => text.includes('"ranges"'))).toBe(true);
+
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic], timeout: 30_000 });
+    // The broker finishes deleting in the background: create until it accepts the name again.
+    expect(await waitFor(async () => admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true }).catch(() => false), 60_000, 500)).toBe(true);
+    await admin.disconnect();
+    await produce(topics, 90);
+
+    const job = sink(topics);
+    const exit = await Promise.race([job.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
+    expect(exit, job.logs()).toBe(1);
+    expect(job.logs()).toMatch(new RegExp(`topic ${topic} partition \\d ends at offset \\d+ in Kafka, but the lake already holds its offsets up to \\d+: the topic was deleted and re-created`));
+    expect(job.logs()).toMatch(/PINPIPE_LAKE_CONFLICT/);
+    expect(await listKeys(s3, settings.s3Bucket, '')).toEqual(lakeBefore);
+    expect(await Promise.all([0, 1, 2].map((p) => positionText(topic, p)))).toEqual(positions);
+  }, 180_000);
+
   it('routes undecodable records to dlq/ with the reason, and keeps going', async () => {
     const [topic] = (await freshTopics(1)) as [string];
     await producer.send({
@@ -213,7 +305,7 @@ describe('s3-sink against real Kafka and S3', () => {
   it('serves Prometheus metrics with objects, records and lag', async () => {
     const topics = await freshTopics(1);
     await produce(topics, 100);
-    const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '19101', '--flush-idle-ms', '300'], serviceEnv());
+    const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', `g-${topics[0]}`, '--metrics-port', '19101', '--flush-idle-ms', '300'], env);
     running.push(job);
     expect(await waitFor(async () => (await lakeLines(topics)).length === 100, 60_000)).toBe(true);
     const text = await (await fetch('http://127.0.0.1:19101/metrics')).text();

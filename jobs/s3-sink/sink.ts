@@ -1,3 +1,4 @@
+import { LakeConflictError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { allOrFirstError } from '../lib/settle.js';
 import type { ObjectFormat } from './format.js';
@@ -22,6 +23,8 @@ export interface SinkOptions {
    * was already handed over could not be processed; required by enqueue.
    */
   reposition?: (topic: string, partition: number, offset: number) => void;
+  /** Told when the lake and Kafka disagree about a partition (a re-created topic): the sink cannot go on with it. */
+  onFatal?: (error: LakeConflictError) => void;
 }
 
 export interface QueueBounds {
@@ -37,6 +40,8 @@ export interface FetchedBatch {
   partition: number;
   /** Offset of its first record: where the consumer was positioned when it fetched it. */
   firstOffset: number;
+  /** The partition's high watermark when it was fetched. */
+  highWatermark?: number;
   /** What it holds in memory, for the queue bounds. */
   bytes: number;
   /** Its records in offset order, decoded when the lane reaches the batch. */
@@ -63,6 +68,8 @@ export class Sink {
   private generation = 0;
   /** Counts repositionings per partition: a batch enqueued before the last one was read from the abandoned position. */
   private readonly epochs = new Map<string, number>();
+  /** Partitions the lake and Kafka disagree about: nothing more of them is processed. */
+  private readonly refused = new Set<string>();
 
   constructor(private readonly options: SinkOptions) {
     this.now = options.now ?? Date.now;
@@ -88,6 +95,7 @@ export class Sink {
   /** Adds a fetched batch (records of one topic-partition, in offset order) and waits for it. */
   handleBatch(records: readonly SinkRecord[]): Promise<void> {
     return this.serial(async () => {
+      for (const record of records) await this.writerFor(record.topic, record.partition).open(record.offset);
       await this.add(records);
       const failed = await this.relieveMemory();
       if (failed[0]) throw failed[0].error;
@@ -117,10 +125,21 @@ export class Sink {
       try {
         // Let the consumer write its next fetch request before this batch takes the thread.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        if (generation !== this.generation || epoch !== (this.epochs.get(id) ?? 0)) return;
+        if (generation !== this.generation || epoch !== (this.epochs.get(id) ?? 0) || this.refused.has(id)) return;
         try {
+          const moveTo = await this.writerFor(batch.topic, batch.partition).open(batch.firstOffset, batch.highWatermark);
+          if (moveTo !== undefined) {
+            // The lake holds what lies here: read on from where it ends (checking a record it holds).
+            this.epochs.set(id, epoch + 1);
+            reposition(batch.topic, batch.partition, moveTo);
+            return;
+          }
           await this.add(batch.records());
         } catch (error) {
+          if (error instanceof LakeConflictError) {
+            this.refuse(id, error);
+            return;
+          }
           // Without a writer nothing of the partition is held since the last reset or abandon, so
           // this batch starts where the consumer was positioned.
           const writer = this.writers.get(id);
@@ -136,6 +155,14 @@ export class Sink {
       }
     });
     return this.hasRoom() ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private refuse(id: string, error: LakeConflictError): void {
+    const writer = this.writers.get(id);
+    this.writers.delete(id);
+    this.refused.add(id);
+    this.options.logger.error('partition refused: the lake and Kafka disagree', { topic: writer?.topic, partition: writer?.partition, error: error.message });
+    this.options.onFatal?.(error);
   }
 
   /** Batches and bytes enqueued and not yet processed (or discarded). */
@@ -192,10 +219,7 @@ export class Sink {
   /** Flushes partitions that have been idle or open too long. Called on a timer. */
   tick(): Promise<void> {
     return this.serial(async () => {
-      for (const writer of this.writers.values()) {
-        const reason = writer.due();
-        if (reason) await writer.rotate(reason);
-      }
+      for (const writer of this.writers.values()) if (writer.isDue()) await writer.rotateDue();
     });
   }
 
@@ -262,6 +286,7 @@ export class Sink {
       m.bytes.inc({ topic }, outcome.bytes);
       if (outcome.deadLetters > 0) m.deadLetters.inc({ topic }, outcome.deadLetters);
       if (outcome.conflict) m.conflicts.inc({ topic });
+      if (outcome.alreadyLanded > 0) m.alreadyLanded.inc({ topic }, outcome.alreadyLanded);
     }
     if (outcome.conflict) this.options.logger.info('object already in the lake; continuing after it', { topic, nextOffset: outcome.nextOffset });
   }

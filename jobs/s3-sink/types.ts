@@ -1,3 +1,5 @@
+import type { LakePosition } from './position.js';
+
 /** A Kafka record as the sink sees it, independent of the client library. */
 export interface SinkRecord {
   topic: string;
@@ -16,10 +18,12 @@ export interface FlushLimits {
   maxRecords: number;
   /** Uncompressed bytes per object before it is rotated. */
   maxBytes: number;
-  /** Flush a partition that has received nothing for this long. */
+  /** Flush an hour bucket that has received nothing for this long. */
   idleMs: number;
-  /** Flush a partition whose open object is this old, so a steady trickle still lands. */
+  /** Flush an hour bucket whose open object is this old, so a steady trickle still lands. */
   maxAgeMs: number;
+  /** Hour buckets open at once per partition; opening one more flushes the one of the earliest hour. */
+  maxOpenHours: number;
 }
 
 export type FlushReason = 'records' | 'bytes' | 'hour' | 'idle' | 'age' | 'memory' | 'shutdown';
@@ -32,6 +36,13 @@ export interface ObjectStore {
    * an object with a shorter one.
    */
   putIfAbsent(key: string, body: Buffer, endOffset: number, records: number): Promise<{ created: true } | { created: false; endOffset: number }>;
+  /** What the lake holds of a partition, and the stored version (undefined when none is stored yet). */
+  readPosition(topic: string, partition: number): Promise<{ position: LakePosition; version: string | undefined }>;
+  /**
+   * Compare-and-swap: stores the position only if the stored version is still `version` (none
+   * stored, for undefined). Returns the new version, or undefined when another writer got there first.
+   */
+  writePosition(topic: string, partition: number, position: LakePosition, version: string | undefined): Promise<string | undefined>;
 }
 
 /** Commits "everything before `offset` is in the lake" for one topic-partition. */
