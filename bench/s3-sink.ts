@@ -8,7 +8,9 @@
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
-import { createS3Client } from '../jobs/lib/s3.js';
+import { DeleteBucketCommand } from '@aws-sdk/client-s3';
+import { deleteKeys } from '../jobs/daily-transform/publish.js';
+import { createS3Client, ensureBucket } from '../jobs/lib/s3.js';
 import { listKeys } from '../jobs/test/lake.js';
 import { RECORD_HEADERS } from '../jobs/lib/contracts.js';
 import { createKafka, ensureTopics } from '../jobs/lib/kafka.js';
@@ -18,7 +20,7 @@ import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../jobs/e
 import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
 import { startJob } from '../jobs/test/process.js';
 import { procCpuSeconds, procStatusKb } from './proc.js';
-import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
+import { privateBucket, serviceEnv, serviceSettings } from '../jobs/test/services.js';
 
 const run = promisify(execFile);
 const posts = Number(process.argv[2] ?? 200_000);
@@ -27,7 +29,9 @@ const posts = Number(process.argv[2] ?? 200_000);
  * idle flush, so the last partial objects do not wait out the 10 s default at the end of the run.
  */
 const sinkArgs = (process.argv[3] ?? '--flush-idle-ms 1000').split(' ').filter(Boolean);
-const settings = serviceSettings();
+// A bucket of the benchmark's own, removed at the end: the user's lake never holds its objects.
+const settings = { ...serviceSettings(), s3Bucket: privateBucket('bench-s3-sink') };
+const sinkEnv = { ...serviceEnv(), PINPIPE_S3_BUCKET: settings.s3Bucket };
 const logger = createLogger('bench', 'warn');
 const kafka = createKafka(settings, logger);
 const stamp = Date.now().toString(36);
@@ -97,7 +101,7 @@ async function committedTotal(groupId: string, topics: string[]): Promise<number
 
 async function sinkRun(topics: string[], records: number) {
   const groupId = `${topics[0]}-group`;
-  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn', ...sinkArgs], serviceEnv());
+  const job = startJob(['s3-sink', '--topics', topics.join(','), '--group-id', groupId, '--metrics-port', '0', '--log-level', 'warn', ...sinkArgs], sinkEnv);
   const started = performance.now();
   let firstCommitAt: number | undefined;
   let firstCommitted = 0;
@@ -175,6 +179,8 @@ async function consumerPerformance(topics: string[], records: number) {
   return { records: consumed, eventsPerSecond: Math.round(consumed / seconds), mbPerSecond: Math.round((mb / seconds) * 10) / 10 };
 }
 
+const lake = createS3Client(settings);
+await ensureBucket(lake, settings.s3Bucket);
 const onTimeTopics = ['pin', 'geo', 'user'].map((t) => `bench-sink-${t}-${stamp}`);
 const lateTopics = ['pin', 'geo', 'user'].map((t) => `bench-sink-late-${t}-${stamp}`);
 const filled = await fill(onTimeTopics, 0);
@@ -203,4 +209,7 @@ process.stdout.write(
 const admin = kafka.admin();
 await admin.connect();
 await admin.deleteTopics({ topics: [...onTimeTopics, ...lateTopics] });
+await deleteKeys(lake, settings.s3Bucket, await listKeys(lake, settings.s3Bucket, ''));
+await lake.send(new DeleteBucketCommand({ Bucket: settings.s3Bucket }));
+lake.destroy();
 await admin.disconnect();

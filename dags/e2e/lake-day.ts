@@ -5,17 +5,16 @@
  *                                                for D+1, so D is "closed") into the S3 lake
  *   tsx dags/e2e/lake-day.ts count <D>           print {"pins": n, "users_joined": m}: the
  *                                                Cassandra rows cassandra-load wrote for D
- *   tsx dags/e2e/lake-day.ts clean <D>           remove what the test left of D: its raw objects
- *                                                (and D+1's), curated partitions, quality report
- *                                                and Cassandra rows; print what was removed
+ *   tsx dags/e2e/lake-day.ts clean <D>           remove the test's own bucket and keyspace, with
+ *                                                everything in them; print what was removed
  *
- * Connection settings come from the PINPIPE_* variables of `stack/stack.sh env`.
+ * Connection settings come from the PINPIPE_* variables of `stack/stack.sh env`; e2e.sh points
+ * PINPIPE_S3_BUCKET and PINPIPE_CASSANDRA_KEYSPACE at a bucket and keyspace of the run's own.
  */
 import { readFileSync } from 'node:fs';
+import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { createCassandraClient } from '../../jobs/lib/cassandra.js';
-import { TOPICS, type PinRecord, type TypedRecord } from '../../jobs/lib/contracts.js';
-import { LAKE_PREFIXES, qualityReportKey, rawDayPrefix } from '../../jobs/lib/lake.js';
-import { metricTable, METRICS } from '../../jobs/daily-transform/metrics-sql.js';
+import type { PinRecord, TypedRecord } from '../../jobs/lib/contracts.js';
 import { deleteKeys } from '../../jobs/daily-transform/publish.js';
 import { listKeys } from '../../jobs/daily-transform/stage.js';
 import { bundledDataFile } from '../../jobs/lib/paths.js';
@@ -71,35 +70,23 @@ async function count(date: string): Promise<void> {
   }
 }
 
-/** Removes day D of the test from the lake and from Cassandra, so runs do not pile up days. */
+/**
+ * Removes what the test made: its own bucket (every object in it, then the bucket) and its own
+ * keyspace. Refuses the defaults, so it can never empty the user's lake or tables.
+ */
 async function clean(date: string): Promise<void> {
   const settings = serviceSettings();
+  if (settings.s3Bucket === 'pinpipe' || settings.cassandraKeyspace === 'pinpipe') {
+    throw new Error(`refusing to clean the default bucket or keyspace (${settings.s3Bucket}, ${settings.cassandraKeyspace}): the end-to-end test runs on its own`);
+  }
   const s3 = createS3Client(settings);
   const client = createCassandraClient(settings);
   try {
-    const next = new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
-    const prefixes = [
-      ...Object.values(TOPICS).flatMap((topic) => [rawDayPrefix(topic, date), rawDayPrefix(topic, next)]),
-      `${LAKE_PREFIXES.curated}/`,
-      qualityReportKey(date),
-    ];
-    const keys: string[] = [];
-    for (const prefix of prefixes) {
-      const found = await listKeys(s3, settings.s3Bucket, prefix);
-      keys.push(...(prefix.startsWith(`${LAKE_PREFIXES.curated}/`) && prefix.endsWith('/') ? found.filter((k) => k.includes(`/dt=${date}/`)) : found));
-    }
+    const keys = await listKeys(s3, settings.s3Bucket, '');
     await deleteKeys(s3, settings.s3Bucket, keys);
-
-    const ks = settings.cassandraKeyspace;
-    const pins = await client.execute(`SELECT unique_id, category FROM ${ks}.pins_by_id WHERE dt = ? ALLOW FILTERING`, [date], { prepare: true, fetchSize: 10_000 });
-    const categories = new Set<string>();
-    for (const row of pins.rows) {
-      await client.execute(`DELETE FROM ${ks}.pins_by_id WHERE unique_id = ?`, [row.get('unique_id')], { prepare: true });
-      if (row.get('category') !== null) categories.add(row.get('category') as string);
-    }
-    for (const category of categories) await client.execute(`DELETE FROM ${ks}.pins_by_category_day WHERE category = ? AND day = ?`, [category, date], { prepare: true });
-    for (const metric of METRICS) await client.execute(`DELETE FROM ${ks}.${metricTable(metric.name)} WHERE dt = ?`, [date], { prepare: true });
-    process.stdout.write(`${JSON.stringify({ date, objects: keys.length, pins: pins.rowLength, categories: categories.size })}\n`);
+    await s3.send(new DeleteBucketCommand({ Bucket: settings.s3Bucket }));
+    await client.execute(`DROP KEYSPACE IF EXISTS ${settings.cassandraKeyspace}`);
+    process.stdout.write(`${JSON.stringify({ date, bucket: settings.s3Bucket, objects: keys.length, keyspace: settings.cassandraKeyspace })}\n`);
   } finally {
     s3.destroy();
     await client.shutdown();

@@ -28,7 +28,11 @@ for job in raw-ready daily-transform cassandra-load; do
   podman image exists "pinpipe/$job:$PINPIPE_IMAGE_VERSION" || fail "image pinpipe/$job:$PINPIPE_IMAGE_VERSION is missing (make images)"
 done
 
-# A day of its own, far from other tests' days, so its Cassandra rows cannot exist before.
+# A bucket and a keyspace of the run's own (the launcher passes PINPIPE_S3_* and
+# PINPIPE_CASSANDRA_* to the job containers): the user's lake and tables are never touched.
+run_id="$(date +%s)$$"
+export PINPIPE_S3_BUCKET="pinpipe-e2e-$run_id"
+export PINPIPE_CASSANDRA_KEYSPACE="pinpipe_e2e_$run_id"
 day=$(date -u -d "2040-01-01 + $((RANDOM % 3000)) days" +%F)
 say "day $day: seeding the raw lake"
 npx tsx dags/e2e/lake-day.ts seed "$day" 300
@@ -64,6 +68,6 @@ say "Cassandra rows of $day: $after"
 pins=$(node -p "JSON.parse(process.argv[1]).pins" "$after")
 joined=$(node -p "JSON.parse(process.argv[1]).users_joined" "$after")
 ((pins > 0 && joined > 0)) || fail "cassandra-load wrote no rows for $day"
-# Passed: take the day away again (a failed run keeps it, to look at).
+# Passed: take the bucket and keyspace away again (a failed run keeps them, to look at).
 say "removed $(npx tsx dags/e2e/lake-day.ts clean "$day")"
 say "passed in $(($(date +%s) - started)) s"

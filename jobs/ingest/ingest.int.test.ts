@@ -1,22 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEventTime, RECORD_HEADERS, TOPICS, type TypedRecord } from '../lib/contracts.js';
+import { parseEventTime, RECORD_HEADERS, type TypedRecord } from '../lib/contracts.js';
 import { createKafka } from '../lib/kafka.js';
 import { createLogger } from '../lib/logger.js';
 import { bundledDataFile } from '../lib/paths.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../emulate/generator.js';
 import { loadSeedPins } from '../emulate/seed-pins.js';
-import { serviceEnv, serviceSettings } from '../test/services.js';
+import { privateTopics, serviceEnv, serviceSettings, topicEnv } from '../test/services.js';
 import { startIngest, type IngestProcess } from './test/ingest-process.js';
 import { endOffsets, readBetween } from './test/kafka-reader.js';
 
 const KEY = `it-key-${process.pid}-0123456789abcdef`;
 const AUTH = { authorization: `Bearer ${KEY}` };
 const kafka = createKafka(serviceSettings(), createLogger('ingest-it', 'error'));
+// Topics of this file's own: the default ones belong to the user's stack.
+const topics = privateTopics('it-ingest');
+const env = { ...serviceEnv(), ...topicEnv(topics) };
 
 let ingest: IngestProcess;
 
 beforeAll(async () => {
-  ingest = await startIngest(['--api-keys', KEY, '--max-body-bytes', String(1024 * 1024)], serviceEnv());
+  ingest = await startIngest(['--api-keys', KEY, '--max-body-bytes', String(1024 * 1024)], env);
 });
 
 afterAll(async () => {
@@ -53,7 +56,7 @@ describe('pinpipe ingest against the real Kafka', () => {
     const batch = records.slice(4);
     const sent = new Map<string, TypedRecord>();
     const reported: Stored[] = [];
-    const before = await endOffsets(kafka);
+    const before = await endOffsets(kafka, topics);
 
     for (const [path, typed] of [
       ['/v1/pin', pin],
@@ -64,7 +67,7 @@ describe('pinpipe ingest against the real Kafka', () => {
       const res = await post(path, JSON.stringify(typed.record), { ...AUTH, 'content-type': 'application/json' });
       expect(res.status, path).toBe(200);
       const stored = (await res.json()) as Stored;
-      expect(stored).toEqual({ eventId: expect.any(String), topic: TOPICS[typed.type], partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/) });
+      expect(stored).toEqual({ eventId: expect.any(String), topic: topics[typed.type], partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/) });
       sent.set(stored.eventId, typed);
       reported.push(stored);
     }
@@ -90,8 +93,8 @@ describe('pinpipe ingest against the real Kafka', () => {
     });
     expect(new Set(reported.map((r) => `${r.topic}|${r.partition}|${r.offset}`)).size).toBe(reported.length);
 
-    const after = await endOffsets(kafka);
-    const found = await readBetween(kafka, before, after, new Set(sent.keys()));
+    const after = await endOffsets(kafka, topics);
+    const found = await readBetween(kafka, topics, before, after, new Set(sent.keys()));
     for (const r of reported) {
       const copies = found.get(r.eventId) ?? [];
       expect(copies, r.eventId).toHaveLength(1);
@@ -166,7 +169,7 @@ describe('pinpipe ingest against the real Kafka', () => {
         { line: 1, field: 'record.ind', reason: 'must be an integer', code: 'PINPIPE_INPUT_INVALID' },
         { line: 3, field: 'record', reason: 'is required', code: 'PINPIPE_INPUT_INVALID' },
       ],
-      records: [{ line: 2, topic: 'pinterest.pin.v1' }],
+      records: [{ line: 2, topic: topics.pin }],
     });
 
     // Still up, and still taking valid records.
@@ -199,7 +202,7 @@ describe('pinpipe ingest against the real Kafka', () => {
   });
 
   it('stops gracefully on SIGTERM with exit code 0', async () => {
-    const other = await startIngest(['--auth-disabled'], serviceEnv());
+    const other = await startIngest(['--auth-disabled'], env);
     expect(await other.stop()).toBe(0);
     expect(other.logs()).toMatch(/"message":"authentication is disabled/);
     expect(other.logs()).toMatch(/"message":"flushed to Kafka"/);

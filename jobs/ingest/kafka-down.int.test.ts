@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../lib/kafka.js';
 import { createLogger } from '../lib/logger.js';
 import { projectRoot } from '../lib/paths.js';
-import { serviceEnv, serviceSettings } from '../test/services.js';
+import { privateTopics, serviceEnv, serviceSettings, topicEnv } from '../test/services.js';
 import { startIngest, type IngestProcess } from './test/ingest-process.js';
 import { endOffsets, readBetween } from './test/kafka-reader.js';
 
@@ -17,6 +17,9 @@ const KEY = `it-key-${process.pid}-kafka-down-0123456789`;
 const REQUEST_BOUND_MS = 15_000;
 
 const kafka = createKafka(serviceSettings(), createLogger('ingest-it', 'error'));
+// Topics of this file's own: the default ones belong to the user's stack.
+const topics = privateTopics('it-ingest');
+const env = { ...serviceEnv(), ...topicEnv(topics) };
 let ingest: IngestProcess | undefined;
 let kafkaStopped = false;
 
@@ -63,9 +66,9 @@ interface Ack {
 
 describe('pinpipe ingest while Kafka goes away and comes back', () => {
   it('answers 503 with Retry-After (no hang, no crash), turns unready, recovers, and every acknowledged record is in Kafka exactly once', { timeout: 300_000 }, async () => {
-    ingest = await startIngest(['--api-keys', KEY], serviceEnv());
+    ingest = await startIngest(['--api-keys', KEY], env);
     const { url } = ingest;
-    const before = await endOffsets(kafka);
+    const before = await endOffsets(kafka, topics);
 
     const acked = new Map<string, Ack>();
     const refusals: Array<{ status: number; retryAfter: string | null; code: unknown; ms: number }> = [];
@@ -130,8 +133,8 @@ describe('pinpipe ingest while Kafka goes away and comes back', () => {
       expect(recoveredMs).toBeLessThan(90_000);
 
       // Nothing acknowledged is missing, nothing is there twice, and it is where ingest said.
-      const after = await endOffsets(kafka);
-      const found = await readBetween(kafka, before, after, new Set(acked.keys()), 90_000);
+      const after = await endOffsets(kafka, topics);
+      const found = await readBetween(kafka, topics, before, after, new Set(acked.keys()), 90_000);
       const missing = [...acked.keys()].filter((id) => !found.has(id));
       const doubled = [...found].filter(([, copies]) => copies.length > 1).map(([id]) => id);
       expect(missing, 'acknowledged but not in Kafka').toEqual([]);

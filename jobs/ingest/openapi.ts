@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { GeoRecordSchema, PinRecordSchema, RECORD_TYPES, TOPICS, UserRecordSchema } from '../lib/contracts.js';
+import { GeoRecordSchema, PinRecordSchema, RECORD_TYPES, TOPICS, UserRecordSchema, type RecordType } from '../lib/contracts.js';
 import { ERROR_CODES } from '../lib/errors.js';
 
 /** A TypeBox schema as plain JSON Schema for components (no $id: components are named by key). */
@@ -35,12 +35,12 @@ const commonErrors = {
   ),
 };
 
-function singleRoute(type: (typeof RECORD_TYPES)[number], schemaName: string, path: string) {
+function singleRoute(type: (typeof RECORD_TYPES)[number], schemaName: string, path: string, topics: { readonly [K in RecordType]: string }) {
   return {
     post: {
       operationId: path === '/pin/' ? 'postPinLegacy' : `post${type[0]?.toUpperCase()}${type.slice(1)}`,
       summary: path === '/pin/' ? 'One raw pin record (the seed projects\' posting scripts use this path)' : `One raw ${type} record`,
-      description: `Validates the record against its contract and stores it in Kafka topic \`${TOPICS[type]}\` (key: ${type === 'pin' ? 'index' : 'ind'}). The answer comes once all in-sync replicas have it.`,
+      description: `Validates the record against its contract and stores it in Kafka topic \`${topics[type]}\` (key: ${type === 'pin' ? 'index' : 'ind'}). The answer comes once all in-sync replicas have it.`,
       tags: ['records'],
       requestBody: { required: true, content: json(ref(schemaName)) },
       responses: {
@@ -53,7 +53,7 @@ function singleRoute(type: (typeof RECORD_TYPES)[number], schemaName: string, pa
 }
 
 /** OpenAPI 3.1 (JSON Schema 2020-12 dialect, so the TypeBox contracts go in unchanged). */
-export function buildOpenApi(version: string): Record<string, unknown> {
+export function buildOpenApi(version: string, topics: { readonly [K in RecordType]: string } = TOPICS): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: {
@@ -65,10 +65,10 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     security: [{ bearerAuth: [] }],
     tags: [{ name: 'records' }, { name: 'operations' }],
     paths: {
-      '/v1/pin': singleRoute('pin', 'PinRecord', '/v1/pin'),
-      '/v1/geo': singleRoute('geo', 'GeoRecord', '/v1/geo'),
-      '/v1/user': singleRoute('user', 'UserRecord', '/v1/user'),
-      '/pin/': singleRoute('pin', 'PinRecord', '/pin/'),
+      '/v1/pin': singleRoute('pin', 'PinRecord', '/v1/pin', topics),
+      '/v1/geo': singleRoute('geo', 'GeoRecord', '/v1/geo', topics),
+      '/v1/user': singleRoute('user', 'UserRecord', '/v1/user', topics),
+      '/pin/': singleRoute('pin', 'PinRecord', '/pin/', topics),
       '/v1/events': {
         post: {
           operationId: 'postEvents',

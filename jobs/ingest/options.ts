@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Argv } from 'yargs';
-import { option, validateSettings, withKafkaOptions, type KafkaOptions } from '../lib/config.js';
+import { option, validateSettings, withKafkaOptions, withTopicOptions, type KafkaOptions, type TopicOptions } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 
 export const MIB = 1024 * 1024;
@@ -20,7 +20,7 @@ export const IngestSettings = Type.Object({
   kafkaPartitions: Type.Integer({ minimum: 1, maximum: 10_000 }),
 });
 export type IngestSettings = Static<typeof IngestSettings>;
-export type IngestOptions = IngestSettings & KafkaOptions;
+export type IngestOptions = IngestSettings & KafkaOptions & TopicOptions;
 
 /** Auth must be set up on purpose: keys, or an explicit --auth-disabled. */
 export function checkAuthSettings(settings: { apiKeys?: unknown; apiKeysFile?: unknown; authDisabled?: unknown }): void {
@@ -32,7 +32,7 @@ export function checkAuthSettings(settings: { apiKeys?: unknown; apiKeysFile?: u
 }
 
 export function ingestOptions<T>(y: Argv<T>): Argv<T & IngestOptions> {
-  return withKafkaOptions(y)
+  return withTopicOptions(withKafkaOptions(y))
     .options({
       ...option('port', { type: 'number', description: 'HTTP port; 0 picks a free one', default: 8088, group: 'HTTP:' }),
       ...option('host', { type: 'string', description: 'Address to listen on (0.0.0.0 for all)', default: '127.0.0.1', group: 'HTTP:' }),

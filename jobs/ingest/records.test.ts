@@ -1,13 +1,13 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { RECORD_HEADERS, type TypedRecord } from '../lib/contracts.js';
+import { RECORD_HEADERS, TOPICS, type TypedRecord } from '../lib/contracts.js';
 import { kafkaPartition } from './producer.js';
 import { MAX_FUTURE_EVENT_MS, prepareRecord, recordTimestamp } from './records.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 const geo = { ind: 42, timestamp: '2020-08-28 03:52:47', latitude: 1, longitude: 2, country: 'Peru' };
 const user = { ind: 42, first_name: 'A', last_name: 'B', age: 20, date_joined: '2016-01-01 00:00:00' };
-const context = { now: NOW, partitionFor: (_topic: string, key: Uint8Array) => Number(Buffer.from(key).toString()) % 3, maxRecordBytes: 1_000_000 };
+const context = { now: NOW, partitionFor: (_topic: string, key: Uint8Array) => Number(Buffer.from(key).toString()) % 3, maxRecordBytes: 1_000_000, topics: TOPICS };
 
 describe('prepareRecord', () => {
   it('keys by ind, serializes the record once, sets the headers and the partition', () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { joinKeyOf, parseEventTime, RECORD_HEADERS, TOPICS, type TypedRecord } from '../lib/contracts.js';
+import { joinKeyOf, parseEventTime, RECORD_HEADERS, type RecordType, type TypedRecord } from '../lib/contracts.js';
 import type { OutgoingRecord } from './types.js';
 
 /**
@@ -37,6 +37,8 @@ export interface PrepareContext {
   nowBytes?: Buffer;
   partitionFor(topic: string, key: Uint8Array): number | undefined;
   maxRecordBytes: number;
+  /** The topic of each record type (TOPICS unless configured otherwise). */
+  topics: { readonly [K in RecordType]: string };
 }
 
 export type Prepared = { ok: true; record: OutgoingRecord } | { ok: false; bytes: number } | { ok: false; noMetadata: true } | { ok: false; tooDeep: true };
@@ -53,7 +55,7 @@ export function recordTimestamp(typed: TypedRecord, now: number): number {
 
 /** Turns a validated record into its Kafka message: serialized once, keyed by ind, headers set. */
 export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prepared {
-  const topic = TOPICS[typed.type];
+  const topic = context.topics[typed.type];
   const key = String(joinKeyOf(typed));
   let value: string;
   try {

@@ -33,6 +33,8 @@ export interface RecordRouteDeps {
   batcher: Pick<MicroBatcher, 'submit' | 'capacity'>;
   metrics: IngestMetrics;
   maxRecordBytes: number;
+  /** The topic of each record type. */
+  topics: { readonly [K in RecordType]: string };
   /** Authentication, when enabled; runs before the media type check and before the body is read. */
   auth?: onRequestHookHandler;
   now?: () => number;
@@ -53,12 +55,12 @@ function tooLarge(bytes: number, max: number): string {
 }
 
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
-  const { kafka, batcher, metrics, maxRecordBytes } = deps;
+  const { kafka, batcher, metrics, maxRecordBytes, topics } = deps;
   const now = deps.now ?? Date.now;
   const partitionFor = (topic: string, key: Uint8Array): number | undefined => kafka.partitionFor(topic, key);
   const context = (): PrepareContext => {
     const t = now();
-    return { now: t, nowBytes: Buffer.from(String(t)), partitionFor, maxRecordBytes };
+    return { now: t, nowBytes: Buffer.from(String(t)), partitionFor, maxRecordBytes, topics };
   };
 
   /** Hands records to the micro-batcher; resolves once Kafka stored all of them. */

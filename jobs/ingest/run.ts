@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { TOPICS } from '../lib/contracts.js';
+import { topicsOf } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import { createKafka } from '../lib/kafka.js';
@@ -49,12 +49,13 @@ export async function runIngest(options: IngestOptions, { logger, shutdown, sign
   const apiKeys = await loadApiKeys(options);
   if (apiKeys === undefined) logger.warn('authentication is disabled (--auth-disabled): anyone who reaches the port can write to Kafka');
 
+  const topics = topicsOf(options);
   const registry = createRegistry('ingest');
   const metrics = createIngestMetrics(registry);
   const kafka = createKafka(options, kafkaLogger(logger));
   const gateway = new KafkaGateway(kafka, {
     producer: new ProducerSession({ clientId: options.kafkaClientId, brokers: options.kafkaBrokers, requestTimeoutMs: options.produceTimeoutMs }),
-    topics: Object.values(TOPICS),
+    topics: Object.values(topics),
     partitions: options.kafkaPartitions,
     produceTimeoutMs: options.produceTimeoutMs,
     logger,
@@ -81,10 +82,11 @@ export async function runIngest(options: IngestOptions, { logger, shutdown, sign
     metrics,
     registry,
     logger,
-    openapi: buildOpenApi(packageVersion()),
+    openapi: buildOpenApi(packageVersion(), topics),
     apiKeys,
     maxBodyBytes: options.maxBodyBytes,
     maxRecordBytes: options.maxRecordBytes,
+    topics,
     state,
   });
 

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { TOPICS, type RecordType } from '../lib/contracts.js';
 import type { Logger } from '../lib/logger.js';
 import { ApiError } from './api-error.js';
 import type { MicroBatcher } from './batcher.js';
@@ -21,6 +22,8 @@ export interface ServerDeps {
   apiKeys: readonly string[] | undefined;
   maxBodyBytes: number;
   maxRecordBytes: number;
+  /** The topic of each record type; the contract's (TOPICS) unless given. */
+  topics?: { readonly [K in RecordType]: string };
   state?: ServerState;
   now?: () => number;
 }
@@ -66,6 +69,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     batcher: deps.batcher,
     metrics: deps.metrics,
     maxRecordBytes: deps.maxRecordBytes,
+    topics: deps.topics ?? TOPICS,
     ...(deps.apiKeys ? { auth: requireBearer(deps.apiKeys) } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });

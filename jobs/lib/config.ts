@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import type { Argv, Options } from 'yargs';
+import { TOPICS, type RecordType } from './contracts.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -139,6 +140,36 @@ export function withKafkaOptions<T>(y: Argv<T>): Argv<T & KafkaOptions> {
     }),
     KafkaSettings,
   ) as unknown as Argv<T & KafkaOptions>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics: the contract names them (TOPICS); a deployment, or a test that must not touch the
+// default topics, may use others.
+
+export const TopicSettings = Type.Object({
+  pinTopic: Type.String({ minLength: 1 }),
+  geoTopic: Type.String({ minLength: 1 }),
+  userTopic: Type.String({ minLength: 1 }),
+});
+export type TopicOptions = Static<typeof TopicSettings>;
+
+export function withTopicOptions<T>(y: Argv<T>): Argv<T & TopicOptions> {
+  return y
+    .options({
+      ...option('pin-topic', { type: 'string', description: 'Topic of pin records', default: TOPICS.pin, group: 'Topics:' }),
+      ...option('geo-topic', { type: 'string', description: 'Topic of geo records', default: TOPICS.geo, group: 'Topics:' }),
+      ...option('user-topic', { type: 'string', description: 'Topic of user records', default: TOPICS.user, group: 'Topics:' }),
+    })
+    .check((argv) => {
+      const t = validateSettings(TopicSettings, argv as Record<string, unknown>);
+      if (new Set([t.pinTopic, t.geoTopic, t.userTopic]).size !== 3) throw new ConfigError('--pin-topic, --geo-topic and --user-topic must be three different topics');
+      return true;
+    }) as unknown as Argv<T & TopicOptions>;
+}
+
+/** The topic of each record type, from the topic settings. */
+export function topicsOf(options: TopicOptions): { readonly [K in RecordType]: string } {
+  return { pin: options.pinTopic, geo: options.geoTopic, user: options.userTopic };
 }
 
 // ---------------------------------------------------------------------------------------------

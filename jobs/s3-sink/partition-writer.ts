@@ -337,6 +337,22 @@ export class PartitionWriter {
     pending.run = this.startWrite(pending);
   }
 
+  /** Bytes of the largest open bucket. */
+  get largestBucketBytes(): number {
+    let largest = 0;
+    for (const bucket of this.buckets.values()) largest = Math.max(largest, bucket.gathered.lines.length);
+    return largest;
+  }
+
+  /** Writes the largest bucket (memory pressure) and waits until it and any earlier write are in the lake. */
+  async flushLargest(reason: FlushReason): Promise<void> {
+    await this.settle();
+    let largest: Bucket | undefined;
+    for (const bucket of this.buckets.values()) if (!largest || bucket.gathered.lines.length > largest.gathered.lines.length) largest = bucket;
+    if (largest) await this.rotate(largest.hour, reason);
+    await this.settle();
+  }
+
   /** Writes every bucket and waits until all are in the lake and committed. */
   async flush(reason: FlushReason): Promise<void> {
     await this.settle();

@@ -7,6 +7,8 @@ import { createKafka, ensureTopics } from '../lib/kafka.js';
 import { parseObjectKey, sinkPositionKey } from '../lib/lake.js';
 import { createLogger } from '../lib/logger.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { listKeys, readLake, waitFor, type LakeLine } from '../test/lake.js';
 import { startJob, type JobProcess } from '../test/process.js';
 import { privateBucket, serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
@@ -264,6 +266,73 @@ describe('s3-sink against real Kafka and S3', () => {
     expect(await listKeys(s3, settings.s3Bucket, '')).toEqual(lakeBefore);
     expect(await Promise.all([0, 1, 2].map((p) => positionText(topic, p)))).toEqual(positions);
   }, 180_000);
+
+  it('keeps late records in their own hour: 30,000 records with 0.5% minutes late land in about as many objects as without', async () => {
+    const counts: number[] = [];
+    for (const lateShare of [0, 0.005]) {
+      const topics = await freshTopics(1);
+      const [topic] = topics as [string];
+      // 1,000 records a second from the top of an hour; a late one is 1 to 5 minutes behind.
+      const top = Date.UTC(2026, 2, 1, 11, 0, 0);
+      for (let start = 0; start < 30_000; start += 1_000) {
+        const messages = Array.from({ length: 1_000 }, (_, i) => {
+          const n = start + i;
+          const late = (n * 7919) % 1_000 < lateShare * 1_000;
+          return { key: String(n), value: JSON.stringify({ ind: n }), timestamp: String(top + n - (late ? 60_000 + ((n * 31) % 240_000) : 0)), headers: { [RECORD_HEADERS.eventId]: `${topic}#${n}` } };
+        });
+        await producer.send({ topic, acks: -1, messages });
+      }
+      await landWith(`g-${topic}`, topics, 30_000);
+      expectExactlyOnce(await lakeLines(topics), new Set(Array.from({ length: 30_000 }, (_, n) => `${topic}#${n}`)));
+      counts.push((await listKeys(s3, settings.s3Bucket, `raw/${topic}/`)).length);
+    }
+    const [onTime, withLate] = counts as [number, number];
+    // landWith rotates every 700 records: about 43 objects, enough for 10% to mean something.
+    expect(onTime).toBeGreaterThanOrEqual(40);
+    expect(Math.abs(withLate - onTime) / onTime, `objects: ${onTime} on time, ${withLate} with late records`).toBeLessThanOrEqual(0.1);
+  }, 180_000);
+
+  it('stays exactly once through kill -9 at random points with two hour buckets open, writing the same object names as a run without kills', async () => {
+    const topics = await freshTopics(1);
+    const [topic] = topics as [string];
+    const ids = new Set<string>();
+    // Two hours of records, 3% of them 40 minutes late: two buckets open per partition most of the time.
+    const top = Date.UTC(2026, 2, 1, 11, 0, 0);
+    for (let start = 0; start < 9_000; start += 1_000) {
+      const messages = Array.from({ length: 1_000 }, (_, i) => {
+        const n = start + i;
+        ids.add(`${topic}#${n}`);
+        const late = (n * 7919) % 100 < 3;
+        return { key: String(n), value: JSON.stringify({ ind: n }), timestamp: String(top + n * 800 - (late ? 2_400_000 : 0)), headers: { [RECORD_HEADERS.eventId]: `${topic}#${n}` } };
+      });
+      await producer.send({ topic, acks: -1, messages });
+    }
+    const flags = ['--flush-records', '250', '--flush-idle-ms', '5000'];
+    // The reference: one run, no kill, into a bucket of its own.
+    const referenceBucket = privateBucket('it-s3-sink-ref');
+    await ensureBucket(s3, referenceBucket);
+    const reference = startJob(['s3-sink', '--topics', topic, '--group-id', `ref-${topic}`, '--metrics-port', '0', ...flags], { ...env, PINPIPE_S3_BUCKET: referenceBucket });
+    running.push(reference);
+    const referenceLines = () => readLake(s3, referenceBucket, `raw/${topic}/`);
+    expect(await waitFor(async () => (await referenceLines()).length >= ids.size, 90_000, 500)).toBe(true);
+    expect(await reference.stop()).toBe(0);
+
+    const rng = xoroshiro128plus(Date.now() % 1_000_000);
+    for (let kill = 0; kill < 3; kill += 1) {
+      const job = sink(topics, flags);
+      const at = uniformInt(rng, 500, 8_000);
+      await waitFor(async () => (await lakeLines(topics)).length >= at, 60_000, 100);
+      job.child.kill('SIGKILL');
+      await job.exited;
+    }
+    const last = sink(topics, flags);
+    expect(await waitFor(async () => new Set((await lakeLines(topics)).map((l) => l.event_id)).size >= ids.size, 90_000, 500)).toBe(true);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await last.stop()).toBe(0);
+    expectExactlyOnce(await lakeLines(topics), ids);
+    const names = (bucket: string) => listKeys(s3, bucket, `raw/${topic}/`);
+    expect(await names(settings.s3Bucket)).toEqual(await names(referenceBucket));
+  }, 300_000);
 
   it('routes undecodable records to dlq/ with the reason, and keeps going', async () => {
     const [topic] = (await freshTopics(1)) as [string];

@@ -252,22 +252,24 @@ export class Sink {
     return total;
   }
 
-  /** Flushes the largest buffers when all together pass the ceiling; returns the writers that failed. */
+  /** Flushes the largest buckets when all buffers together pass the ceiling; returns the writers that failed. */
   private async relieveMemory(): Promise<Array<{ writer: PartitionWriter; error: unknown }>> {
     let total = this.bufferedBytes;
     const failed: Array<{ writer: PartitionWriter; error: unknown }> = [];
     if (total > this.options.maxBufferBytes) {
-      const largestFirst = [...this.writers.values()].sort((a, b) => b.bufferedBytes - a.bufferedBytes);
+      // The largest hour bucket of each writer, largest first: a small bucket of late records
+      // is left open to gather more, rather than landed as one more small object.
+      const largestFirst = [...this.writers.values()].sort((a, b) => b.largestBucketBytes - a.largestBucketBytes);
       const chosen: PartitionWriter[] = [];
       for (const writer of largestFirst) {
         if (total <= this.options.maxBufferBytes / 2) break;
-        total -= writer.bufferedBytes;
+        total -= writer.largestBucketBytes;
         chosen.push(writer);
       }
       // Written side by side (gzip on the thread pool, puts in parallel): waiting for them one
       // after another left consumption idle for the sum of their times. Every flush is waited
       // for, so the lane stays the only thing touching a writer.
-      const results = await Promise.allSettled(chosen.map((writer) => writer.flush('memory')));
+      const results = await Promise.allSettled(chosen.map((writer) => writer.flushLargest('memory')));
       results.forEach((result, i) => {
         if (result.status === 'rejected') failed.push({ writer: chosen[i] as PartitionWriter, error: result.reason });
       });

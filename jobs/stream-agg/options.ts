@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Argv } from 'yargs';
-import { envName, option, validateSettings } from '../lib/config.js';
-import { TOPICS } from '../lib/contracts.js';
+import { envName, option, validateSettings, withTopicOptions, type TopicOptions } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -23,24 +22,18 @@ function duration(flag: string) {
 
 export const AggSettings = Type.Object({
   groupId: Type.String({ minLength: 1 }),
-  pinTopic: Type.String({ minLength: 1 }),
-  geoTopic: Type.String({ minLength: 1 }),
-  userTopic: Type.String({ minLength: 1 }),
   window: Type.Integer({ minimum: 1_000, maximum: 86_400_000 }),
   allowedLateness: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
   flushIntervalMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
   flushRecords: Type.Integer({ minimum: 1 }),
   pgRetryMs: Type.Integer({ minimum: 0 }),
 });
-export type AggOptions = Static<typeof AggSettings>;
+export type AggOptions = Static<typeof AggSettings> & TopicOptions;
 
 export function aggOptions<T>(y: Argv<T>) {
-  return y
+  return withTopicOptions(y)
     .options({
       ...option('group-id', { type: 'string', description: 'Kafka consumer group; also the key of this aggregation\'s rows and offsets in PostgreSQL', default: 'pinpipe-stream-agg', group: 'Aggregation:' }),
-      ...option('pin-topic', { type: 'string', description: 'Topic of pin records', default: TOPICS.pin, group: 'Aggregation:' }),
-      ...option('geo-topic', { type: 'string', description: 'Topic of geo records', default: TOPICS.geo, group: 'Aggregation:' }),
-      ...option('user-topic', { type: 'string', description: 'Topic of user records', default: TOPICS.user, group: 'Aggregation:' }),
       ...option('window', { type: 'string', description: 'Tumbling window size, e.g. 1m, 30s (1 s to 24 h; a bare number is seconds)', default: '1m', coerce: duration('window'), group: 'Aggregation:' }),
       ...option('allowed-lateness', {
         type: 'string',
@@ -55,8 +48,6 @@ export function aggOptions<T>(y: Argv<T>) {
     })
     .check((argv) => {
       validateSettings(AggSettings, argv);
-      const a = argv as unknown as AggOptions;
-      if (new Set([a.pinTopic, a.geoTopic, a.userTopic]).size !== 3) throw new ConfigError('--pin-topic, --geo-topic and --user-topic must be three different topics');
       return true;
     });
 }

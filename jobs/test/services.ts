@@ -1,5 +1,6 @@
 import type { CassandraOptions, KafkaOptions, PgOptions, S3Options } from '../lib/config.js';
 import { commaList } from '../lib/config.js';
+import type { RecordType } from '../lib/contracts.js';
 
 /**
  * Connection settings for integration tests: the PINPIPE_* variables `stack/stack.sh env`
@@ -48,4 +49,17 @@ export function uniqueName(prefix: string): string {
  */
 export function privateBucket(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}`.toLowerCase();
+}
+
+export type TopicMap = { readonly [K in RecordType]: string };
+
+/** Topics of a test's own for the three record types, so it never writes into the default ones. */
+export function privateTopics(prefix: string): TopicMap {
+  const base = uniqueName(prefix).replace(/_/g, '-');
+  return { pin: `${base}.pin`, geo: `${base}.geo`, user: `${base}.user` };
+}
+
+/** The variables that point ingest (and stream-agg) at those topics. */
+export function topicEnv(topics: TopicMap): Record<string, string> {
+  return { PINPIPE_PIN_TOPIC: topics.pin, PINPIPE_GEO_TOPIC: topics.geo, PINPIPE_USER_TOPIC: topics.user };
 }

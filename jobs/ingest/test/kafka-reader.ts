@@ -1,6 +1,6 @@
 import type { IHeaders, Kafka } from 'kafkajs';
-import { RECORD_HEADERS, TOPICS } from '../../lib/contracts.js';
-import { uniqueName } from '../../test/services.js';
+import { RECORD_HEADERS } from '../../lib/contracts.js';
+import { uniqueName, type TopicMap } from '../../test/services.js';
 
 export type Offsets = Map<string, bigint>; // "topic|partition" → offset
 
@@ -15,12 +15,12 @@ export interface ConsumedRecord {
 }
 
 /** The end (next) offset of every partition of ingest's topics. */
-export async function endOffsets(kafka: Kafka): Promise<Offsets> {
+export async function endOffsets(kafka: Kafka, topics: TopicMap): Promise<Offsets> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const offsets: Offsets = new Map();
-    for (const topic of Object.values(TOPICS)) {
+    for (const topic of Object.values(topics)) {
       for (const p of await admin.fetchTopicOffsets(topic)) offsets.set(`${topic}|${p.partition}`, BigInt(p.high));
     }
     return offsets;
@@ -37,14 +37,14 @@ function headerText(headers: IHeaders | undefined): Record<string, string> {
  * Reads every record between two offset snapshots with a fresh consumer group and returns those
  * whose event id is wanted, all occurrences (so duplicates show). Bounded in time.
  */
-export async function readBetween(kafka: Kafka, from: Offsets, to: Offsets, wanted: ReadonlySet<string>, timeoutMs = 60_000): Promise<Map<string, ConsumedRecord[]>> {
+export async function readBetween(kafka: Kafka, topics: TopicMap, from: Offsets, to: Offsets, wanted: ReadonlySet<string>, timeoutMs = 60_000): Promise<Map<string, ConsumedRecord[]>> {
   const found = new Map<string, ConsumedRecord[]>();
   const remaining = new Set([...to].filter(([key, end]) => end > (from.get(key) ?? 0n)).map(([key]) => key));
   if (remaining.size === 0) return found;
   const consumer = kafka.consumer({ groupId: uniqueName('pinpipe-ingest-it'), allowAutoTopicCreation: false });
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: Object.values(TOPICS), fromBeginning: false });
+    await consumer.subscribe({ topics: Object.values(topics), fromBeginning: false });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`read timed out; partitions not read to the end: ${[...remaining].join(', ')}`)), timeoutMs);
       consumer
