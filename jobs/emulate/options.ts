@@ -30,7 +30,7 @@ export const EmulateSettings = Type.Object({
   out: Type.Optional(Type.String({ minLength: 1 })),
   ingestUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'an http(s):// URL' })),
   batchSize: Type.Integer({ minimum: 1, maximum: 100_000 }),
-  maxRetries: Type.Integer({ minimum: 1 }),
+  retryDeadline: Type.Number({ exclusiveMinimum: 0, maximum: 86_400, description: 'a duration such as 90s, 5m or 1h' }),
   startTime: Type.String({ minLength: 1 }),
   firstInd: Type.Integer({ minimum: 0 }),
   duplicateRate: Type.Number({ minimum: 0, maximum: 0.5 }),
@@ -66,7 +66,13 @@ export function emulateOptions<T>(y: Argv<T>) {
       ...option('ingest-url', { type: 'string', requiresArg: true, description: 'Post to the ingest service at this base URL (POST <url>/v1/events)', group: 'Destination:' }),
       ...option('api-key', { type: 'string', description: 'Bearer token for ingest', group: 'Destination:' }),
       ...option('batch-size', { type: 'number', description: 'Records per request to ingest', default: 300, group: 'Destination:' }),
-      ...option('max-retries', { type: 'number', description: 'Attempts per batch while ingest is busy or unreachable', default: 10, group: 'Destination:' }),
+      ...option('retry-deadline', {
+        type: 'string',
+        description: 'How long one batch is retried, with backoff, while ingest is busy or unreachable (a Kafka outage): 90s, 5m, 1h',
+        default: '5m',
+        coerce: parseDuration,
+        group: 'Destination:',
+      }),
     })
     .conflicts('out', 'ingest-url')
     .check((argv) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -13,12 +14,15 @@ export interface PostOutput {
   close(): Promise<void>;
   /** Records the destination refused (ingest's per-line rejections). */
   readonly rejected: number;
+  /** Records sent more than once before they were acknowledged. */
+  readonly retried: number;
 }
 
 const CHUNK_BYTES = 64 * 1024;
 
 export class NdjsonOutput implements PostOutput {
   readonly rejected = 0;
+  readonly retried = 0;
   private pending = '';
 
   private constructor(
@@ -69,8 +73,8 @@ export interface HttpOutputOptions {
   apiKey?: string | undefined;
   /** Records per POST /v1/events request. */
   batchSize: number;
-  /** Attempts per batch for 429/503/network failures before giving up. */
-  maxRetries: number;
+  /** How long one batch is retried on 429/503/network failures before the emulator gives up. */
+  retryDeadlineMs: number;
   logger: Logger;
   signal: AbortSignal;
   fetchImpl?: typeof fetch;
@@ -82,11 +86,16 @@ interface BatchResponse {
 
 /**
  * Posts NDJSON batches to ingest's /v1/events. Backpressure from ingest (429/503 with
- * Retry-After) is honoured rather than treated as failure; a batch is only dropped from memory
- * once ingest acknowledged it, so nothing the emulator produced is silently lost.
+ * Retry-After) and outages are retried with backoff until --retry-deadline; a batch is only
+ * dropped from memory once ingest acknowledged it, so nothing the emulator produced is silently
+ * lost. Each line carries an event id made once, when the record is taken, so a batch sent again
+ * after a timeout or a 503 is counted once downstream. What waits is bounded: write() waits for
+ * a full batch to be delivered before taking more.
  */
 export class HttpOutput implements PostOutput {
   rejected = 0;
+  /** Records of batches that needed more than one attempt. */
+  retried = 0;
   private lines: string[] = [];
   private readonly endpoint: string;
   private readonly fetchImpl: typeof fetch;
@@ -97,7 +106,7 @@ export class HttpOutput implements PostOutput {
   }
 
   async write(records: TypedRecord[]): Promise<void> {
-    for (const record of records) this.lines.push(JSON.stringify(record));
+    for (const record of records) this.lines.push(JSON.stringify({ ...record, eventId: randomUUID() }));
     while (this.lines.length >= this.options.batchSize) await this.flush(this.options.batchSize);
   }
 
@@ -115,8 +124,10 @@ export class HttpOutput implements PostOutput {
   private async send(body: string, count: number): Promise<void> {
     const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const giveUpAt = Date.now() + this.options.retryDeadlineMs;
     for (let attempt = 1; ; attempt += 1) {
       let retryAfterMs: number;
+      let failure: string;
       try {
         const response = await this.fetchImpl(this.endpoint, { method: 'POST', headers, body });
         if (response.ok || response.status === 207) {
@@ -126,6 +137,7 @@ export class HttpOutput implements PostOutput {
             this.rejected += rejected;
             this.options.logger.warn('ingest rejected records', { rejected, sample: parsed.rejected?.slice(0, 3) });
           }
+          if (attempt > 1) this.retried += count;
           return;
         }
         const text = await response.text().catch(() => '');
@@ -145,19 +157,20 @@ export class HttpOutput implements PostOutput {
           throw new DependencyError(`ingest at ${this.endpoint} answered ${response.status}: ${text.slice(0, 200)}`);
         }
         retryAfterMs = retryAfter(response.headers.get('retry-after'), attempt);
+        failure = `stayed busy (${response.status})`;
         this.options.logger.warn('ingest is busy, retrying', { status: response.status, attempt, retryAfterMs });
       } catch (error) {
         if (error instanceof ConfigError || error instanceof InputError || error instanceof DependencyError) throw error;
-        if (attempt >= this.options.maxRetries) {
-          throw new DependencyError(`cannot reach ingest at ${this.endpoint} after ${attempt} attempts`, { cause: error });
-        }
         retryAfterMs = backoff(attempt);
+        failure = `could not be reached (${(error as Error).message})`;
         this.options.logger.warn('ingest unreachable, retrying', { attempt, retryAfterMs, error: (error as Error).message });
       }
-      if (attempt >= this.options.maxRetries) {
-        throw new DependencyError(`ingest at ${this.endpoint} stayed busy for ${attempt} attempts; ${count} records were not delivered`);
+      if (Date.now() + retryAfterMs > giveUpAt) {
+        throw new DependencyError(
+          `ingest at ${this.endpoint} ${failure} for longer than --retry-deadline (${Math.round(this.options.retryDeadlineMs / 1000)} s, ${attempt} attempts); ${count} records of this batch were not delivered`,
+        );
       }
-      // Not abortable: a stop request still delivers the batch already taken, within the retry bound.
+      // Not abortable: a stop request still delivers the batch already taken, within the deadline.
       await sleep(retryAfterMs);
     }
   }

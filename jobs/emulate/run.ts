@@ -13,7 +13,7 @@ export async function runEmulate(options: EmulateOptions, { logger, signal }: Jo
 
   const output: PostOutput =
     options.ingestUrl !== undefined
-      ? new HttpOutput({ url: options.ingestUrl, apiKey: options.apiKey, batchSize: options.batchSize, maxRetries: options.maxRetries, logger, signal })
+      ? new HttpOutput({ url: options.ingestUrl, apiKey: options.apiKey, batchSize: options.batchSize, retryDeadlineMs: options.retryDeadline * 1000, logger, signal })
       : options.out === '-'
         ? NdjsonOutput.toStdout()
         : await NdjsonOutput.toFile(options.out as string);
@@ -60,6 +60,7 @@ export async function runEmulate(options: EmulateOptions, { logger, signal }: Jo
     posts: written,
     records: written * 3,
     rejected: output.rejected,
+    retried: output.retried,
     seconds: Math.round((Date.now() - wallStart) / 100) / 10,
     stoppedBySignal: signal.aborted,
   });

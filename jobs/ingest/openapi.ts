@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { GeoRecordSchema, PinRecordSchema, RECORD_TYPES, TOPICS, UserRecordSchema, type RecordType } from '../lib/contracts.js';
+import { EVENT_ID_PATTERN, GeoRecordSchema, PinRecordSchema, RECORD_TYPES, TOPICS, UserRecordSchema, type RecordType } from '../lib/contracts.js';
 import { ERROR_CODES } from '../lib/errors.js';
 
 /** A TypeBox schema as plain JSON Schema for components (no $id: components are named by key). */
@@ -42,6 +42,16 @@ function singleRoute(type: (typeof RECORD_TYPES)[number], schemaName: string, pa
       summary: path === '/pin/' ? 'One raw pin record (the seed projects\' posting scripts use this path)' : `One raw ${type} record`,
       description: `Validates the record against its contract and stores it in Kafka topic \`${topics[type]}\` (key: ${type === 'pin' ? 'index' : 'ind'}). The answer comes once all in-sync replicas have it.`,
       tags: ['records'],
+      parameters: [
+        {
+          name: 'Pinpipe-Event-Id',
+          in: 'header',
+          required: false,
+          description:
+            'The client\'s own id for this record, kept when it retries. Stored as the record\'s pinpipe-event-id; downstream jobs count a repeated id once, so any answer but a 2xx can be retried safely. Without it ingest makes a UUID.',
+          schema: { type: 'string', pattern: EVENT_ID_PATTERN },
+        },
+      ],
       requestBody: { required: true, content: json(ref(schemaName)) },
       responses: {
         '200': { description: 'Stored in Kafka.', content: json(ref('StoredRecord')) },
@@ -74,7 +84,7 @@ export function buildOpenApi(version: string, topics: { readonly [K in RecordTyp
           operationId: 'postEvents',
           summary: 'An NDJSON batch of typed records',
           description:
-            'Each line is `{"type":"pin|geo|user","record":{...}}`. Valid lines are stored, invalid ones listed in `rejected` with their 1-based line number; blank lines are skipped. 200 when at least one line was stored (or the body held no records), 400 when every line was rejected.',
+            'Each line is `{"type":"pin|geo|user","record":{...}}`, optionally with `"eventId"`: the client\'s own id for the record, kept when it retries, stored as its pinpipe-event-id (downstream jobs count a repeated id once, so a batch that got anything but a 2xx can be sent again whole). Without one ingest makes a UUID. Valid lines are stored, invalid ones listed in `rejected` with their 1-based line number; blank lines are skipped. 200 when at least one line was stored (or the body held no records), 400 when every line was rejected.',
           tags: ['records'],
           requestBody: {
             required: true,
@@ -128,14 +138,18 @@ export function buildOpenApi(version: string, topics: { readonly [K in RecordTyp
           oneOf: RECORD_TYPES.map((type) => ({
             type: 'object',
             required: ['type', 'record'],
-            properties: { type: { const: type }, record: ref(`${type[0]?.toUpperCase()}${type.slice(1)}Record`) },
+            properties: {
+              type: { const: type },
+              record: ref(`${type[0]?.toUpperCase()}${type.slice(1)}Record`),
+              eventId: { type: 'string', pattern: EVENT_ID_PATTERN, description: 'The client\'s own id for this record, kept across its retries' },
+            },
           })),
         },
         StoredRecord: {
           type: 'object',
           required: ['eventId', 'topic', 'partition', 'offset'],
           properties: {
-            eventId: { type: 'string', format: 'uuid', description: 'Also the pinpipe-event-id header of the Kafka record' },
+            eventId: { type: 'string', pattern: EVENT_ID_PATTERN, description: 'The client\'s event id, or a UUID ingest made; also the pinpipe-event-id header of the Kafka record' },
             topic: { type: 'string' },
             partition: { type: 'integer' },
             offset: { type: 'string', pattern: '^[0-9]+$', description: 'Kafka offset, a decimal string (64-bit)' },

@@ -1,4 +1,4 @@
-import { validateRecord, validateTypedRecord, type RecordType, type TypedRecord, type ValidationIssue } from '../lib/contracts.js';
+import { eventIdProblem, validateRecord, validateTypedRecord, type RecordType, type TypedRecord, type ValidationIssue } from '../lib/contracts.js';
 import { decodeUtf8, isBlank, splitNdjson } from './ndjson.js';
 import type { RejectedLine, RejectReason } from './types.js';
 
@@ -37,13 +37,15 @@ export function parseSingle(type: RecordType, body: Buffer | undefined): SingleP
 }
 
 export interface BatchParse {
-  records: Array<{ line: number; typed: TypedRecord }>;
+  /** eventId: the client's own, when the line carries one. */
+  records: Array<{ line: number; typed: TypedRecord; eventId?: string }>;
   rejected: RejectedLine[];
   reasons: Partial<Record<RejectReason, number>>;
 }
 
 /**
- * An NDJSON batch, each line `{"type":"pin|geo|user","record":{...}}`: valid lines are kept
+ * An NDJSON batch, each line `{"type":"pin|geo|user","record":{...}}` with an optional
+ * `"eventId"` (the client's own, kept across its retries): valid lines are kept
  * with their line number, each invalid line becomes exactly one rejection (first problem as
  * field/reason, the others in details). Blank lines are skipped.
  */
@@ -68,7 +70,10 @@ export function parseBatch(body: Buffer | undefined): BatchParse {
       continue;
     }
     const checked = validateTypedRecord(value);
-    if (checked.ok) result.records.push({ line: entry.line, typed: checked.value });
+    const eventId = isPlainObject(value) ? value.eventId : undefined;
+    const badEventId = eventId === undefined ? undefined : eventIdProblem(eventId);
+    if (checked.ok && badEventId !== undefined) reject(entry.line, 'contract', [{ field: 'eventId', reason: badEventId }]);
+    else if (checked.ok) result.records.push(eventId === undefined ? { line: entry.line, typed: checked.value } : { line: entry.line, typed: checked.value, eventId: eventId as string });
     else if (isPlainObject(value) && value.record === undefined && checked.issues[0]?.field === 'record') reject(entry.line, 'contract', [{ field: 'record', reason: 'is required' }]);
     else reject(entry.line, 'contract', checked.issues);
   }

@@ -36,6 +36,14 @@ describe('prepareRecord', () => {
     expect(record.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
+  it('stores the client\'s event id in the header when it gave one, and to the configured topic', () => {
+    const prepared = prepareRecord({ type: 'geo', record: geo }, { ...context, topics: { ...TOPICS, geo: 'staging.geo' } }, 'client-7');
+    if (!prepared.ok) throw new Error('expected ok');
+    expect(prepared.record).toMatchObject({ eventId: 'client-7', topic: 'staging.geo' });
+    const headers = new Map([...prepared.record.message.headers].map(([k, v]) => [k.toString(), v.toString()]));
+    expect(headers.get(RECORD_HEADERS.eventId)).toBe('client-7');
+  });
+
   it('keys pins by index', () => {
     const pin = { index: 7, unique_id: 'u', title: 't', description: 'd', follower_count: '1k', tag_list: '', is_image_or_video: 'image', image_src: '', downloaded: 1, save_location: '', category: 'art' };
     const prepared = prepareRecord({ type: 'pin', record: pin } as TypedRecord, context);

@@ -53,8 +53,8 @@ export function recordTimestamp(typed: TypedRecord, now: number): number {
   return eventTime === undefined || eventTime > now + MAX_FUTURE_EVENT_MS ? now : eventTime;
 }
 
-/** Turns a validated record into its Kafka message: serialized once, keyed by ind, headers set. */
-export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prepared {
+/** Turns a validated record into its Kafka message: serialized once, keyed by ind, headers set; the event id is the client's when it gave one. */
+export function prepareRecord(typed: TypedRecord, context: PrepareContext, clientEventId?: string): Prepared {
   const topic = context.topics[typed.type];
   const key = String(joinKeyOf(typed));
   let value: string;
@@ -70,7 +70,7 @@ export function prepareRecord(typed: TypedRecord, context: PrepareContext): Prep
   const keyBytes = Buffer.from(key);
   const partition = context.partitionFor(topic, keyBytes);
   if (partition === undefined) return { ok: false, noMetadata: true };
-  const eventId = randomUUID();
+  const eventId = clientEventId ?? randomUUID();
   const headers = new Map<Buffer, Buffer>();
   headers.set(HEADER_NAMES.eventId, Buffer.from(eventId));
   headers.set(HEADER_NAMES.ingestTime, context.nowBytes ?? Buffer.from(String(context.now)));

@@ -1,5 +1,5 @@
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
-import { RECORD_TYPES, type RecordType } from '../lib/contracts.js';
+import { eventIdProblem, RECORD_HEADERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js';
 import { ApiError, RETRY_AFTER_SECONDS, retryLater } from './api-error.js';
 import type { MicroBatcher } from './batcher.js';
 import { requireMediaType } from './hooks.js';
@@ -54,6 +54,9 @@ function tooLarge(bytes: number, max: number): string {
   return `is ${bytes} bytes, more than --max-record-bytes (${max})`;
 }
 
+/** The header a single-record request carries the client's event id in: the Kafka header's name (Node.js gives header names in lower case). */
+export const EVENT_ID_HEADER = RECORD_HEADERS.eventId;
+
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { kafka, batcher, metrics, maxRecordBytes, topics } = deps;
   const now = deps.now ?? Date.now;
@@ -87,7 +90,15 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
           countRejected(metrics, parsed.reason);
           throw new ApiError('PINPIPE_INPUT_INVALID', parsed.message, { details: parsed.details });
         }
-        const prepared = prepareRecord(parsed.typed, context());
+        const clientEventId = request.headers[EVENT_ID_HEADER];
+        if (clientEventId !== undefined) {
+          const problem = eventIdProblem(clientEventId);
+          if (problem !== undefined) {
+            countRejected(metrics, 'contract');
+            throw new ApiError('PINPIPE_INPUT_INVALID', `the ${EVENT_ID_HEADER} header ${problem}`, { details: [{ field: EVENT_ID_HEADER, reason: problem }] });
+          }
+        }
+        const prepared = prepareRecord(parsed.typed, context(), clientEventId as string | undefined);
         if (!prepared.ok) {
           if ('noMetadata' in prepared) throw kafkaUnavailable(kafka);
           if ('tooDeep' in prepared) {
@@ -114,8 +125,8 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
     const ctx = context();
     let oversized = 0;
     let tooDeep = 0;
-    for (const { line, typed } of parsed.records) {
-      const prepared = prepareRecord(typed, ctx);
+    for (const { line, typed, eventId } of parsed.records) {
+      const prepared = prepareRecord(typed, ctx, eventId);
       if (prepared.ok) {
         outgoing.push(prepared.record);
         lines.push(line);

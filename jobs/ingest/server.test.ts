@@ -72,6 +72,28 @@ describe('ingest HTTP API (Kafka faked)', () => {
     }
   });
 
+  it('keeps the client\'s event id (header of a single record, field of a batch line), and refuses a malformed one naming it', async () => {
+    const single = await post('/v1/geo', JSON.stringify(geo), { ...AUTH, ...JSON_TYPE, 'pinpipe-event-id': 'client-42:a.b_c' });
+    expect(single.statusCode).toBe(200);
+    expect(single.json()).toMatchObject({ eventId: 'client-42:a.b_c' });
+    const bad = await post('/v1/geo', JSON.stringify(geo), { ...AUTH, ...JSON_TYPE, 'pinpipe-event-id': 'has space' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'PINPIPE_INPUT_INVALID', details: [{ field: 'pinpipe-event-id', reason: expect.stringMatching(/^must be 1 to 128 letters/) }] });
+
+    const batch = [
+      JSON.stringify({ type: 'geo', record: geo, eventId: 'retry-safe-1' }),
+      JSON.stringify({ type: 'geo', record: geo }),
+      JSON.stringify({ type: 'geo', record: geo, eventId: 'x'.repeat(129) }),
+    ].join('\n');
+    const res = await post('/v1/events', batch, { ...AUTH, ...NDJSON_TYPE });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { records: Array<{ line: number; eventId: string }>; rejected: unknown[] };
+    expect(body.records.map((r) => r.line)).toEqual([1, 2]);
+    expect(body.records[0]?.eventId).toBe('retry-safe-1');
+    expect(body.records[1]?.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.rejected).toEqual([{ line: 3, field: 'eventId', reason: expect.stringMatching(/^must be 1 to 128/), code: 'PINPIPE_INPUT_INVALID' }]);
+  });
+
   it('takes a pin on the seed projects\' POST /pin/ path', async () => {
     const pin = { index: 1, unique_id: 'u', title: 't', description: 'd', follower_count: '1k', tag_list: '', is_image_or_video: 'image', image_src: '', downloaded: 1, save_location: '', category: 'art' };
     const res = await post('/pin/', JSON.stringify(pin));

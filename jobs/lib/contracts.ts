@@ -103,8 +103,21 @@ export function recordTypeOfTopic(topic: string): RecordType | undefined {
 }
 
 /** Kafka record headers ingest sets on every record. */
+/**
+ * A client's own event id (a field of a batch line, or the Pinpipe-Event-Id header of a single
+ * record): sent again with a retry, it lets the pipeline count the record once.
+ */
+export const EVENT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+const EVENT_ID = new RegExp(EVENT_ID_PATTERN);
+export const EVENT_ID_RULE = 'must be 1 to 128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+
+/** Why a client's event id is refused, or undefined when it is a valid one. */
+export function eventIdProblem(value: unknown): string | undefined {
+  return typeof value === 'string' && EVENT_ID.test(value) ? undefined : EVENT_ID_RULE;
+}
+
 export const RECORD_HEADERS = {
-  /** A unique id per accepted record (UUID), for end-to-end accounting and deduplication. */
+  /** A unique id per accepted record (the client's own, or a UUID ingest makes), for end-to-end accounting and deduplication. */
   eventId: 'pinpipe-event-id',
   /** When ingest accepted the record, epoch milliseconds as a decimal string. */
   ingestTime: 'pinpipe-ingest-time',
