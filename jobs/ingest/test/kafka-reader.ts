@@ -44,7 +44,11 @@ export async function readBetween(kafka: Kafka, topics: TopicMap, from: Offsets,
   const consumer = kafka.consumer({ groupId: uniqueName('pinpipe-ingest-it'), allowAutoTopicCreation: false });
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: Object.values(topics), fromBeginning: false });
+    // From the beginning, not the latest offset: the seeks below are lost when the consumer
+    // crashes and restarts (a coordinator still loading after a Kafka restart), and reading a
+    // record twice is harmless, since each offset is taken once.
+    await consumer.subscribe({ topics: Object.values(topics), fromBeginning: true });
+    const taken = new Set<string>();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`read timed out; partitions not read to the end: ${[...remaining].join(', ')}`)), timeoutMs);
       consumer
@@ -54,7 +58,8 @@ export async function readBetween(kafka: Kafka, topics: TopicMap, from: Offsets,
             const key = `${topic}|${partition}`;
             const end = to.get(key) ?? 0n;
             const offset = BigInt(message.offset);
-            if (offset >= end) return;
+            if (offset >= end || offset < (from.get(key) ?? 0n) || taken.has(`${key}|${offset}`)) return;
+            taken.add(`${key}|${offset}`);
             const headers = headerText(message.headers);
             const eventId = headers[RECORD_HEADERS.eventId];
             if (eventId !== undefined && wanted.has(eventId)) {
