@@ -16,14 +16,18 @@ export function createS3Client(options: S3Options): S3Client {
   });
 }
 
+/** The HTTP status of a failed S3 call (412 for a failed condition, 404 for a missing key), if it got that far. */
+export function s3Status(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
 /** Creates the bucket if it does not exist (local servers start empty). */
 export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
   try {
     await client.send(new HeadBucketCommand({ Bucket: bucket }));
     return;
   } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status !== 404) throw new DependencyError(`S3 bucket "${bucket}" is not reachable`, { cause: error });
+    if (s3Status(error) !== 404) throw new DependencyError(`S3 bucket "${bucket}" is not reachable`, { cause: error });
   }
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -303,12 +303,18 @@ export class PartitionWriter {
     return reason ? this.rotate(bucket.hour, reason) : undefined;
   }
 
+  /** Why a bucket should be written now by the clock, if it should. */
+  private dueReason(bucket: Bucket, now: number): FlushReason | undefined {
+    if (now - bucket.lastAppendAt >= this.deps.limits.idleMs) return 'idle';
+    if (now - bucket.openedAt >= this.deps.limits.maxAgeMs) return 'age';
+    return undefined;
+  }
+
   /** Rotates the buckets idle or open too long. */
   async rotateDue(): Promise<void> {
     const now = this.deps.now();
     for (const bucket of [...this.buckets.values()]) {
-      const reason: FlushReason | undefined =
-        now - bucket.lastAppendAt >= this.deps.limits.idleMs ? 'idle' : now - bucket.openedAt >= this.deps.limits.maxAgeMs ? 'age' : undefined;
+      const reason = this.dueReason(bucket, now);
       if (reason) await this.rotate(bucket.hour, reason);
     }
   }
@@ -316,9 +322,7 @@ export class PartitionWriter {
   /** True when some bucket is idle or open too long. */
   isDue(): boolean {
     const now = this.deps.now();
-    for (const bucket of this.buckets.values()) {
-      if (now - bucket.lastAppendAt >= this.deps.limits.idleMs || now - bucket.openedAt >= this.deps.limits.maxAgeMs) return true;
-    }
+    for (const bucket of this.buckets.values()) if (this.dueReason(bucket, now)) return true;
     return false;
   }
 

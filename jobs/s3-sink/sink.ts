@@ -95,7 +95,10 @@ export class Sink {
   /** Adds a fetched batch (records of one topic-partition, in offset order) and waits for it. */
   handleBatch(records: readonly SinkRecord[]): Promise<void> {
     return this.serial(async () => {
-      for (const record of records) await this.writerFor(record.topic, record.partition).open(record.offset);
+      // Each partition's position is read once, at its first record (open is a no-op after).
+      const firsts = new Map<string, SinkRecord>();
+      for (const record of records) if (!firsts.has(partitionId(record.topic, record.partition))) firsts.set(partitionId(record.topic, record.partition), record);
+      for (const record of firsts.values()) await this.writerFor(record.topic, record.partition).open(record.offset);
       await this.add(records);
       const failed = await this.relieveMemory();
       if (failed[0]) throw failed[0].error;

@@ -1,14 +1,11 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DependencyError } from '../lib/errors.js';
 import { sinkPositionKey } from '../lib/lake.js';
+import { s3Status } from '../lib/s3.js';
 import { EMPTY_POSITION, parsePosition, type LakePosition } from './position.js';
 import type { ObjectStore } from './types.js';
 
 const END_OFFSET = 'end-offset';
-
-function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-}
 
 /**
  * Conditional writes make "first writer wins" atomic on S3 and MinIO: If-None-Match: * for
@@ -37,7 +34,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return { created: true };
     } catch (error) {
-      if (httpStatus(error) !== 412) throw new DependencyError(`S3 put of ${key} failed`, { cause: error });
+      if (s3Status(error) !== 412) throw new DependencyError(`S3 put of ${key} failed`, { cause: error });
     }
     const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })).catch((error: unknown) => {
       throw new DependencyError(`S3 head of ${key} failed`, { cause: error });
@@ -54,7 +51,7 @@ export class S3ObjectStore implements ObjectStore {
       const text = (await got.Body?.transformToString('utf8')) ?? '';
       return { position: parsePosition(text, `s3://${this.bucket}/${key}`), version: got.ETag };
     } catch (error) {
-      if (httpStatus(error) === 404) return { position: EMPTY_POSITION, version: undefined };
+      if (s3Status(error) === 404) return { position: EMPTY_POSITION, version: undefined };
       if (error instanceof Error && !('$metadata' in error)) throw error;
       throw new DependencyError(`S3 get of ${key} failed`, { cause: error });
     }
@@ -76,7 +73,7 @@ export class S3ObjectStore implements ObjectStore {
       return put.ETag;
     } catch (error) {
       // 412: changed since it was read; 409: created by another writer at the same moment.
-      const status = httpStatus(error);
+      const status = s3Status(error);
       if (status === 412 || status === 409) return undefined;
       throw new DependencyError(`S3 put of ${key} failed`, { cause: error });
     }
