@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageGroup, Delta, extract, histogramMedian, isClosed, parseFollowerCount, posterName, Watermark, windowStart } from './aggregate.js';
+import { ageGroup, Delta, extract, histogramMedian, isClosed, isLate, parseFollowerCount, posterName, SeenKeys, StreamTime, windowStart } from './aggregate.js';
 import { parseDuration } from './options.js';
 
 const MIN = 60_000;
@@ -21,21 +21,64 @@ describe('window assignment', () => {
   });
 });
 
-describe('Watermark', () => {
-  it('is the highest event time over partitions minus the lateness, never going back', () => {
-    const w = new Watermark(10_000);
-    expect(w.value).toBe(Number.NEGATIVE_INFINITY);
-    w.observe('t', 0, 100_000);
-    w.observe('t', 1, 50_000);
-    expect(w.value).toBe(90_000);
-    w.observe('t', 0, 70_000); // out of order: no step back
-    expect(w.value).toBe(90_000);
-    expect(w.maxOf('t', 0)).toBe(100_000);
-    expect(w.maxOf('t', 1)).toBe(50_000);
-    w.set('t', 0, undefined); // partition revoked
-    expect(w.value).toBe(40_000);
-    w.forget();
-    expect(w.value).toBe(Number.NEGATIVE_INFINITY);
+describe('StreamTime', () => {
+  it('keeps the highest event time per partition, never going back', () => {
+    const t = new StreamTime();
+    expect(t.maxOf('t', 0)).toBeUndefined();
+    t.observe('t', 0, 100_000);
+    t.observe('t', 1, 50_000);
+    expect(t.observe('t', 0, 70_000)).toBe(100_000); // out of order: no step back
+    expect(t.maxOf('t', 1)).toBe(50_000);
+    t.set('t', 0, undefined); // partition revoked
+    expect(t.maxOf('t', 0)).toBeUndefined();
+    t.forget();
+    expect(t.maxOf('t', 1)).toBeUndefined();
+  });
+});
+
+describe('isLate', () => {
+  it('is late once its own partition passed the window end by the lateness, or the group made the window final', () => {
+    const none = Number.NEGATIVE_INFINITY;
+    // Window [0, 1 min), lateness 10 s.
+    expect(isLate(0, MIN, MIN + 9_999, 10_000, none)).toBe(false);
+    expect(isLate(0, MIN, MIN + 10_000, 10_000, none)).toBe(true);
+    // Another partition far ahead does not make it late: only the group watermark or its own time.
+    expect(isLate(0, MIN, 30_000, 10_000, MIN - 1)).toBe(false);
+    expect(isLate(0, MIN, 30_000, 10_000, MIN)).toBe(true);
+  });
+});
+
+describe('SeenKeys', () => {
+  const DAY = 86_400_000;
+  it('recognises a repeat of a key within the horizon of stream time, on the same UTC day, and remembers the first copy', () => {
+    const seen = new SeenKeys(5 * MIN);
+    expect(seen.check('u1', 1_000, 1_000, 0, 'e1')).toBeUndefined();
+    expect(seen.check('u1', 2_000, 2_000, 1, 'e1')).toEqual({ seenAt: 1_000, day: 0, offset: 0, eventId: 'e1' });
+    expect(seen.check('u2', 2_000, 2_000, 2, 'e2')).toBeUndefined();
+    // A late first copy (event time far behind the stream) is measured by when it arrived.
+    expect(seen.check('u3', 1_000, 4 * MIN, 3, null)).toBeUndefined();
+    expect(seen.check('u3', 1_000, 8 * MIN, 4, null)?.offset).toBe(3);
+    // Beyond the horizon it counts again and becomes the first copy.
+    expect(seen.check('u1', 1_000, 1_000 + 5 * MIN + 1, 5, 'e9')).toBeUndefined();
+    expect(seen.check('u1', 1_000, 6 * MIN, 6, 'e9')?.offset).toBe(5);
+  });
+
+  it('counts a key again on another UTC day of event time, as the batch does', () => {
+    const seen = new SeenKeys(15 * MIN);
+    expect(seen.check('7', DAY - 1_000, DAY - 1_000, 0, null)).toBeUndefined();
+    expect(seen.check('7', DAY + 1_000, DAY + 1_000, 1, null)).toBeUndefined();
+    expect(seen.check('7', DAY + 2_000, DAY + 2_000, 2, null)?.offset).toBe(1);
+  });
+
+  it('forgets copies beyond the horizon, oldest first, and keeps the others', () => {
+    const seen = new SeenKeys(MIN);
+    seen.check('a', 0, 0, 0, null);
+    seen.check('b', 0, 30_000, 1, null);
+    seen.check('a', 0, 70_000, 2, null); // beyond the horizon: a new first copy, now the newest
+    seen.prune(95_000);
+    expect(seen.size).toBe(1);
+    expect(seen.check('a', 0, 95_000, 3, null)?.offset).toBe(2);
+    expect(seen.check('b', 0, 95_000, 4, null)).toBeUndefined();
   });
 });
 
@@ -72,16 +115,21 @@ describe('field rules', () => {
   });
 
   it('extracts the fields each topic aggregates, and says why a record is unusable', () => {
-    expect(extract('pin', Buffer.from('{"category":"art","poster_name":"A","follower_count":"2k","is_image_or_video":"multi-video(story page format)"}'))).toEqual({
+    expect(extract('pin', Buffer.from('{"unique_id":"u-1","category":"art","poster_name":"A","follower_count":"2k","is_image_or_video":"multi-video(story page format)"}'))).toEqual({
       type: 'pin',
+      key: 'u-1',
       category: 'art',
       poster: 'A',
       followers: 2_000,
       video: true,
     });
     expect(extract('pin', '{"category":"art","is_image_or_video":"image","follower_count":"User Info Error"}')).toMatchObject({ video: false, followers: null, poster: null });
-    expect(extract('geo', '{"country":"Chile"}')).toEqual({ type: 'geo', country: 'Chile' });
-    expect(extract('user', '{"age":40}')).toEqual({ type: 'user', ageGroup: '36-50' });
+    expect(extract('pin', '{"unique_id":" ","category":"art"}')).toMatchObject({ key: null });
+    // The batch's keys: a pin's unique_id, a geo or user record's ind (a number or its digits).
+    expect(extract('geo', '{"ind":7,"country":"Chile"}')).toEqual({ type: 'geo', key: '7', country: 'Chile' });
+    expect(extract('geo', '{"ind":"007","country":"Chile"}')).toMatchObject({ key: '7' });
+    expect(extract('geo', '{"ind":-1,"country":"Chile"}')).toMatchObject({ key: null });
+    expect(extract('user', '{"age":40}')).toEqual({ type: 'user', key: null, ageGroup: '36-50' });
     expect(extract('pin', '{"title":"x"}')).toEqual({ type: 'invalid', reason: 'no category' });
     expect(extract('geo', 'nope')).toEqual({ type: 'invalid', reason: 'not JSON' });
     expect(extract('geo', '[1]')).toEqual({ type: 'invalid', reason: 'not a JSON object' });
@@ -124,7 +172,7 @@ describe('histogramMedian', () => {
 describe('Delta', () => {
   it('reduces records to one entry per window and key, a follower histogram and a poster set', () => {
     const d = new Delta();
-    const pin = (category: string, poster: string | null, followers: number | null, video: boolean) => ({ type: 'pin' as const, category, poster, followers, video });
+    const pin = (category: string, poster: string | null, followers: number | null, video: boolean) => ({ type: 'pin' as const, key: null, category, poster, followers, video });
     d.addPin(0, 1_000, pin('art', 'A', 100, false));
     d.addPin(0, 5_000, pin('art', 'A', 100, true));
     d.addPin(0, 2_000, pin('art', null, null, false));

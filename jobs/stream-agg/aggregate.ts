@@ -15,51 +15,104 @@ export function windowStart(eventTimeMs: number, windowMs: number): number {
 }
 
 /**
- * Event-time clock of the job: the highest record timestamp seen per partition (in offset order,
- * so it is the same on every replay of a partition), and the watermark = the highest of those
- * over the partitions this process owns, minus the allowed lateness.
+ * Stream time per partition: the highest record timestamp seen in it, in offset order, so it is
+ * the same on every replay of the partition whichever process reads it and whatever else it reads.
+ * It decides lateness (a record is late once its own partition's time passed its window's end by
+ * the allowed lateness, as Kafka Streams' grace does per task); the group-wide watermark that
+ * makes windows final is computed from the stored times of every partition, in PostgreSQL.
  */
-export class Watermark {
+export class StreamTime {
   private readonly maxByPartition = new Map<string, number>();
-
-  constructor(readonly latenessMs: number) {}
 
   static key(topic: string, partition: number): string {
     return `${topic}\u0000${partition}`;
   }
 
   set(topic: string, partition: number, maxEventTimeMs: number | undefined): void {
-    const key = Watermark.key(topic, partition);
+    const key = StreamTime.key(topic, partition);
     if (maxEventTimeMs === undefined) this.maxByPartition.delete(key);
     else this.maxByPartition.set(key, maxEventTimeMs);
   }
 
   /** Notes a record's time; returns the partition's new maximum. */
   observe(topic: string, partition: number, eventTimeMs: number): number {
-    const key = Watermark.key(topic, partition);
+    const key = StreamTime.key(topic, partition);
     const max = Math.max(this.maxByPartition.get(key) ?? Number.NEGATIVE_INFINITY, eventTimeMs);
     this.maxByPartition.set(key, max);
     return max;
   }
 
   maxOf(topic: string, partition: number): number | undefined {
-    return this.maxByPartition.get(Watermark.key(topic, partition));
+    return this.maxByPartition.get(StreamTime.key(topic, partition));
   }
 
   forget(): void {
     this.maxByPartition.clear();
   }
+}
 
-  /** The highest event time over all partitions, or -Infinity before any record. */
-  get highest(): number {
-    let max = Number.NEGATIVE_INFINITY;
-    for (const v of this.maxByPartition.values()) if (v > max) max = v;
-    return max;
+/**
+ * Whether a record is late: its window ended `latenessMs` or more before its partition's stream
+ * time, or the group already made the window final (which only an idle partition that woke up
+ * can meet: see groupWatermarkSql).
+ */
+export function isLate(windowStartMs: number, windowMs: number, partitionTimeMs: number, latenessMs: number, groupWatermarkMs: number): boolean {
+  const end = windowStartMs + windowMs;
+  return end <= partitionTimeMs - latenessMs || end <= groupWatermarkMs;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The first copy of a record key, as the dedupe remembers it. */
+export interface SeenCopy {
+  /** Stream time of its partition when it arrived: the horizon is measured from here. */
+  seenAt: number;
+  /** UTC day (days since the epoch) of its event time: the batch dedupes within a day. */
+  day: number;
+  offset: number;
+  eventId: string | null;
+}
+
+/**
+ * The record keys of one partition seen within the dedupe horizon, oldest first. A record whose
+ * key was seen on the same UTC day of event time, no longer ago than the horizon in the
+ * partition's stream time, repeats that copy. Both measures follow the offset order only, so the
+ * answer is the same on every replay; the day rule is the batch's (it dedupes each day apart).
+ */
+export class SeenKeys {
+  private readonly byKey = new Map<string, SeenCopy>();
+
+  constructor(readonly horizonMs: number) {}
+
+  /** The earlier copy when this record repeats one; otherwise notes it and returns undefined. */
+  check(key: string, eventTimeMs: number, streamTimeMs: number, offset: number, eventId: string | null): SeenCopy | undefined {
+    const day = Math.floor(eventTimeMs / DAY_MS);
+    const earlier = this.byKey.get(key);
+    if (earlier !== undefined) {
+      if (earlier.day === day && earlier.seenAt >= streamTimeMs - this.horizonMs) return earlier;
+      // Moved to the end, so the map stays in seenAt order for prune().
+      this.byKey.delete(key);
+    }
+    this.byKey.set(key, { seenAt: streamTimeMs, day, offset, eventId });
+    return undefined;
   }
 
-  /** The watermark in epoch ms, or -Infinity before any record. */
-  get value(): number {
-    return this.highest - this.latenessMs;
+  /** Restores a copy loaded from PostgreSQL; loads come in seenAt order. */
+  restore(key: string, copy: SeenCopy): void {
+    this.byKey.set(key, copy);
+  }
+
+  /** Forgets copies beyond the horizon of `streamTimeMs`; they can no longer be repeated. */
+  prune(streamTimeMs: number): void {
+    const horizon = streamTimeMs - this.horizonMs;
+    for (const [key, copy] of this.byKey) {
+      if (copy.seenAt >= horizon) break;
+      this.byKey.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.byKey.size;
   }
 }
 
@@ -109,11 +162,20 @@ export function isVideo(media: unknown): boolean {
 }
 
 /** The fields of a record that the aggregates use, or the reason it cannot be used. */
+/**
+ * `key` is what the batch deduplicates by (a pin's unique_id, a geo or user record's ind), or
+ * null when the record has none usable.
+ */
 export type Extracted =
-  | { type: 'pin'; category: string; poster: string | null; followers: number | null; video: boolean }
-  | { type: 'geo'; country: string }
-  | { type: 'user'; ageGroup: AgeGroup }
+  | { type: 'pin'; key: string | null; category: string; poster: string | null; followers: number | null; video: boolean }
+  | { type: 'geo'; key: string | null; country: string }
+  | { type: 'user'; key: string | null; ageGroup: AgeGroup }
   | { type: 'invalid'; reason: string };
+
+function indKey(value: unknown): string | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : null;
+  return typeof value === 'string' && /^\d{1,15}$/.test(value) ? String(Number(value)) : null;
+}
 
 export function extract(type: RecordType, value: Buffer | string | null): Extracted {
   if (value === null) return { type: 'invalid', reason: 'empty value' };
@@ -128,12 +190,19 @@ export function extract(type: RecordType, value: Buffer | string | null): Extrac
   switch (type) {
     case 'pin':
       if (typeof r.category !== 'string' || r.category.trim() === '') return { type: 'invalid', reason: 'no category' };
-      return { type: 'pin', category: r.category, poster: posterName(r.poster_name), followers: parseFollowerCount(r.follower_count), video: isVideo(r.is_image_or_video) };
+      return {
+        type: 'pin',
+        key: typeof r.unique_id === 'string' && r.unique_id.trim() !== '' ? r.unique_id : null,
+        category: r.category,
+        poster: posterName(r.poster_name),
+        followers: parseFollowerCount(r.follower_count),
+        video: isVideo(r.is_image_or_video),
+      };
     case 'geo':
       if (typeof r.country !== 'string' || r.country.trim() === '') return { type: 'invalid', reason: 'no country' };
-      return { type: 'geo', country: r.country };
+      return { type: 'geo', key: indKey(r.ind), country: r.country };
     case 'user':
-      return { type: 'user', ageGroup: ageGroup(r.age) };
+      return { type: 'user', key: indKey(r.ind), ageGroup: ageGroup(r.age) };
   }
 }
 
@@ -152,6 +221,26 @@ export interface CountDelta {
   key: string;
   events: number;
   maxEventTime: number;
+}
+
+/** A record dropped because an earlier copy of it was counted: `retry` when the event id is the same too. */
+export interface RepeatEvent {
+  topic: string;
+  partition: number;
+  offset: number;
+  eventTime: number;
+  windowStart: number;
+  key: string;
+  eventId: string | null;
+  firstOffset: number;
+  reason: 'retry' | 'repeat';
+}
+
+/** A first copy to store in the dedupe state. */
+export interface SeenEvent extends SeenCopy {
+  topic: string;
+  partition: number;
+  key: string;
 }
 
 export interface LateEvent {
@@ -192,6 +281,8 @@ export class Delta {
   private readonly windows = new Map<number, WindowDelta>();
   private current: WindowDelta | undefined;
   readonly late: LateEvent[] = [];
+  readonly repeats: RepeatEvent[] = [];
+  readonly seen: SeenEvent[] = [];
   /** Records (valid or not) since the last flush. */
   records = 0;
 
@@ -281,6 +372,11 @@ export class Delta {
       if (newest !== Number.NEGATIVE_INFINITY) out.set(w.start, newest);
     }
     return out;
+  }
+
+  /** Window starts this delta adds to. */
+  windowStarts(): number[] {
+    return [...this.windows.keys()];
   }
 
   get empty(): boolean {

@@ -2,15 +2,17 @@ import type pg from 'pg';
 import type { RecordType } from '../lib/contracts.js';
 import { DependencyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { Delta, extract, isClosed, Watermark, windowStart } from './aggregate.js';
+import { Delta, extract, isClosed, isLate, SeenKeys, StreamTime, windowStart } from './aggregate.js';
 import type { AggMetrics } from './metrics.js';
-import { FencedError, flush, loadPositions, openWindows, type PositionUpdate } from './store.js';
+import { FencedError, flush, groupWatermark, loadSeenKeys, openWindows, registerPartitions, type PartitionEnds, type PositionUpdate } from './store.js';
 
 /** A consumed Kafka record, independent of the client library. */
 export interface AggRecord {
   offset: number;
   timestampMs: number;
   value: Buffer | null;
+  /** The record's pinpipe-event-id header. */
+  eventId: string | null;
 }
 
 export interface AggregatorOptions {
@@ -18,10 +20,16 @@ export interface AggregatorOptions {
   groupId: string;
   windowMs: number;
   latenessMs: number;
+  /** A caught-up partition with no new record for this long stops holding the group's watermark back. */
+  idleTimeoutMs: number;
+  /** How far back in a partition's stream time a repeated record key is still recognised. */
+  dedupeHorizonMs: number;
   /** topic → record type. */
   topics: ReadonlyMap<string, RecordType>;
   /** Moves the consumer's fetch position (consumer.seek). */
   seek: (topic: string, partition: number, offset: number) => void;
+  /** Where the partitions' logs start and end in Kafka now. */
+  partitionEnds: (partitions: ReadonlyArray<{ topic: string; partition: number }>) => Promise<PartitionEnds[]>;
   pgRetryMs: number;
   logger: Logger;
   metrics: AggMetrics;
@@ -39,6 +47,10 @@ interface Position {
   sought: boolean;
   /** Seeks back to `next` in a row without a batch starting there. */
   seeks: number;
+  /** Kafka's end of the partition at the last fetch: the partition is caught up once `next` reaches it. */
+  highWatermark: number;
+  /** First copies of record keys within the dedupe horizon. */
+  seen: SeenKeys;
 }
 
 /** Seeks back in a row before a gap is accepted as records Kafka no longer has. */
@@ -55,7 +67,9 @@ export class Aggregator {
   private lane: Promise<unknown> = Promise.resolve();
   private delta = new Delta();
   private readonly positions = new Map<string, Position>();
-  private readonly watermark: Watermark;
+  private readonly streamTime = new StreamTime();
+  /** The group's watermark as this member last saw it stored: windows ending at or before it are final. */
+  private watermark = Number.NEGATIVE_INFINITY;
   private readonly open = new Set<number>();
   private readonly now: () => number;
   private windowsLoaded = false;
@@ -63,7 +77,6 @@ export class Aggregator {
   failed: Error | undefined;
 
   constructor(private readonly options: AggregatorOptions) {
-    this.watermark = new Watermark(options.latenessMs);
     this.now = options.now ?? Date.now;
   }
 
@@ -78,9 +91,10 @@ export class Aggregator {
   }
 
   /**
-   * After a (re)assignment: forget everything not stored, and load the stored positions of the
-   * partitions now owned, so the watermark starts from all of them at once (the same watermark an
-   * uninterrupted run had at that offset) and the consumer seeks to where PostgreSQL says.
+   * After a (re)assignment: forget everything not stored, register the partitions now owned (so
+   * each holds the group's watermark back until it is read), load their stored positions, stream
+   * times and dedupe state, so the consumer seeks to where PostgreSQL says and every record is
+   * judged as an uninterrupted run judged it.
    */
   assign(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
     return this.serial(async () => {
@@ -91,21 +105,27 @@ export class Aggregator {
   }
 
   private async load(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
-    const stored = await loadPositions(this.options.pool, this.options.groupId, partitions);
-    for (const { topic, partition } of partitions) {
+    const { pool, groupId, dedupeHorizonMs } = this.options;
+    const ends = await this.options.partitionEnds(partitions);
+    const stored = await registerPartitions(pool, groupId, ends);
+    for (const { topic, partition, high } of ends) {
       const s = stored.get(key(topic, partition));
-      this.positions.set(key(topic, partition), { topic, partition, stored: s?.nextOffset ?? null, next: s?.nextOffset ?? null, sought: false, seeks: 0 });
-      this.watermark.set(topic, partition, s?.maxEventTime);
+      const next = s?.nextOffset ?? null;
+      this.positions.set(key(topic, partition), { topic, partition, stored: next, next, sought: false, seeks: 0, highWatermark: high, seen: new SeenKeys(dedupeHorizonMs) });
+      this.streamTime.set(topic, partition, s?.maxEventTime);
     }
+    const since = ends.map(({ topic, partition }) => ({ topic, partition, since: (this.streamTime.maxOf(topic, partition) ?? Number.NEGATIVE_INFINITY) - dedupeHorizonMs }));
+    for (const { topic, partition, key: k, copy } of await loadSeenKeys(pool, groupId, since)) this.positions.get(key(topic, partition))?.seen.restore(k, copy);
+    this.watermark = Math.max(this.watermark, await groupWatermark(pool, groupId));
     if (!this.windowsLoaded) {
-      for (const ws of await openWindows(this.options.pool, this.options.groupId)) this.open.add(ws);
+      for (const ws of await openWindows(pool, groupId)) this.open.add(ws);
       this.windowsLoaded = true;
     }
     this.updateGauges();
   }
 
   /** Aggregates a fetched batch of one partition (offset order). Returns false if the consumer was sought instead. */
-  handleBatch(topic: string, partition: number, records: readonly AggRecord[]): Promise<boolean> {
+  handleBatch(topic: string, partition: number, records: readonly AggRecord[], highWatermark?: number): Promise<boolean> {
     return this.serial(async () => {
       if (this.failed || records.length === 0) return true;
       let pos = this.positions.get(key(topic, partition));
@@ -135,15 +155,18 @@ export class Aggregator {
       }
       pos.seeks = 0;
       pos.sought = true;
+      if (highWatermark !== undefined) pos.highWatermark = highWatermark;
       const type = this.options.topics.get(topic) as RecordType;
-      const { metrics, windowMs } = this.options;
-      const { latenessMs } = this.watermark;
-      // The watermark as Watermark.observe would move it record by record, kept in locals: the
-      // highest time over all partitions, and this partition's own maximum.
-      let highest = this.watermark.highest;
-      let partitionMax = this.watermark.maxOf(topic, partition) ?? Number.NEGATIVE_INFINITY;
+      const { metrics, windowMs, latenessMs } = this.options;
+      const groupWatermark = this.watermark;
+      const { seen } = pos;
+      // The partition's stream time as StreamTime.observe would move it record by record, in a local.
+      let partitionMax = this.streamTime.maxOf(topic, partition) ?? Number.NEGATIVE_INFINITY;
       let observed = false;
       let counted = 0;
+      let repeated = 0;
+      let retried = 0;
+      let late = 0;
       let lastOpened = Number.NaN;
       try {
         for (const r of records) {
@@ -152,18 +175,41 @@ export class Aggregator {
           this.delta.records += 1;
           const t = r.timestampMs;
           observed = true;
-          if (t > partitionMax) {
-            partitionMax = t;
-            if (t > highest) highest = t;
-          }
-          const wm = highest - latenessMs;
+          if (t > partitionMax) partitionMax = t;
           const ws = windowStart(t, windowMs);
-          if (isClosed(ws, windowMs, wm)) {
-            this.delta.late.push({ topic, partition, offset: r.offset, eventTime: t, windowStart: ws, watermark: wm, value: r.value === null ? null : r.value.toString('utf8') });
-            metrics.late.inc({ topic });
+          const e = extract(type, r.value);
+          if (e.type === 'invalid') {
+            // The raw lake keeps the record (s3-sink's dead-letter prefix); here it is counted, never silently dropped.
+            metrics.invalid.inc({ topic, reason: e.reason });
             continue;
           }
-          const e = extract(type, r.value);
+          // Repeats first, late second: a late record's later copy is a repeat, so the late
+          // events hold each record once, as the batch does.
+          const recordKey = e.key ?? (r.eventId === null ? null : `event-id:${r.eventId}`);
+          if (recordKey !== null) {
+            const first = seen.check(recordKey, t, partitionMax, r.offset, r.eventId);
+            if (first !== undefined) {
+              const reason = first.eventId !== null && first.eventId === r.eventId ? 'retry' : 'repeat';
+              this.delta.repeats.push({ topic, partition, offset: r.offset, eventTime: t, windowStart: ws, key: recordKey, eventId: r.eventId, firstOffset: first.offset, reason });
+              if (reason === 'retry') retried += 1;
+              else repeated += 1;
+              continue;
+            }
+            this.delta.seen.push({ topic, partition, key: recordKey, seenAt: partitionMax, day: Math.floor(t / 86_400_000), offset: r.offset, eventId: r.eventId });
+          }
+          if (isLate(ws, windowMs, partitionMax, latenessMs, groupWatermark)) {
+            this.delta.late.push({
+              topic,
+              partition,
+              offset: r.offset,
+              eventTime: t,
+              windowStart: ws,
+              watermark: Math.max(partitionMax - latenessMs, groupWatermark),
+              value: r.value === null ? null : r.value.toString('utf8'),
+            });
+            late += 1;
+            continue;
+          }
           switch (e.type) {
             case 'pin':
               this.delta.addPin(ws, t, e);
@@ -174,10 +220,6 @@ export class Aggregator {
             case 'user':
               this.delta.addCount('user', ws, t, e.ageGroup);
               break;
-            case 'invalid':
-              // The raw lake keeps the record (s3-sink's dead-letter prefix); here it is counted, never silently dropped.
-              metrics.invalid.inc({ topic, reason: e.reason });
-              continue;
           }
           if (ws !== lastOpened) {
             this.open.add(ws);
@@ -186,9 +228,15 @@ export class Aggregator {
           counted += 1;
         }
       } finally {
-        if (observed && partitionMax !== Number.NEGATIVE_INFINITY) this.watermark.set(topic, partition, partitionMax);
+        if (observed && partitionMax !== Number.NEGATIVE_INFINITY) {
+          this.streamTime.set(topic, partition, partitionMax);
+          seen.prune(partitionMax);
+        }
       }
       if (counted > 0) metrics.records.inc({ topic }, counted);
+      if (late > 0) metrics.late.inc({ topic }, late);
+      if (repeated > 0) metrics.repeats.inc({ topic, reason: 'repeat' }, repeated);
+      if (retried > 0) metrics.repeats.inc({ topic, reason: 'retry' }, retried);
       return true;
     });
   }
@@ -228,26 +276,37 @@ export class Aggregator {
   private async flushOnce(): Promise<void> {
     // The snapshot is taken in the batch lane: a delta and the offsets that match it exactly.
     const snap = await this.serial(async () => {
-      if (this.failed || this.delta.empty) return undefined;
+      // With nothing new, a flush still runs while windows are open: partitions turning idle move
+      // the group's watermark on with the clock alone.
+      if (this.failed || (this.delta.empty && this.open.size === 0)) return undefined;
       const delta = this.delta;
       this.delta = new Delta();
       const updates: PositionUpdate[] = [];
       for (const p of this.positions.values()) {
         if (p.next === null || p.next === p.stored) continue;
-        updates.push({ topic: p.topic, partition: p.partition, from: p.stored, to: p.next, maxEventTime: this.watermark.maxOf(p.topic, p.partition) });
+        updates.push({
+          topic: p.topic,
+          partition: p.partition,
+          from: p.stored,
+          to: p.next,
+          maxEventTime: this.streamTime.maxOf(p.topic, p.partition),
+          caughtUp: p.next >= p.highWatermark,
+        });
       }
-      return { delta, updates, watermark: this.watermark.value, generation: this.generation };
+      return { delta, updates, generation: this.generation };
     });
     if (!snap) return;
-    const { delta, updates, watermark: wm } = snap;
+    const { delta, updates } = snap;
+    const { groupId, windowMs, latenessMs, idleTimeoutMs, dedupeHorizonMs } = this.options;
     const started = this.now();
     let finalized: number[];
+    let wm: number;
     try {
-      finalized = await this.withRetry('flush', async () => {
+      ({ finalized, watermark: wm } = await this.withRetry('flush', async () => {
         const client = await this.options.pool.connect();
         let broken: Error | undefined;
         try {
-          return await flush(client, { groupId: this.options.groupId, windowMs: this.options.windowMs, delta, positions: updates, watermark: wm });
+          return await flush(client, { groupId, windowMs, latenessMs, idleTimeoutMs, dedupeHorizonMs, delta, positions: updates });
         } catch (error) {
           // A connection that failed mid-transaction is not handed out again.
           if (!(error instanceof FencedError)) broken = error as Error;
@@ -255,13 +314,13 @@ export class Aggregator {
         } finally {
           client.release(broken);
         }
-      });
+      }));
     } catch (error) {
       if (!(error instanceof FencedError)) throw error;
       // Nothing of this flush was written, and what arrived since builds on it: start over from
       // what PostgreSQL holds (the consumer is sought back to the stored offsets).
       this.options.metrics.flushFailures.inc({ kind: 'fenced' });
-      this.options.logger.warn('flush fenced: the stored offsets moved; reloading positions and re-reading', { reason: error.message });
+      this.options.logger.warn('flush fenced: the stored offsets or the group watermark moved; reloading positions and re-reading', { reason: error.message });
       await this.serial(async () => {
         const owned = [...this.positions.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
         this.reset();
@@ -270,6 +329,7 @@ export class Aggregator {
       return;
     }
     const committed = this.now();
+    if (wm > this.watermark) this.watermark = wm;
     if (snap.generation === this.generation) {
       for (const u of updates) {
         const p = this.positions.get(key(u.topic, u.partition));
@@ -280,7 +340,7 @@ export class Aggregator {
     metrics.flushSeconds.observe((committed - started) / 1000);
     for (const newest of delta.newestByWindow().values()) metrics.freshness.observe(Math.max(0, committed - newest) / 1000);
     if (finalized.length > 0) metrics.finalized.inc(finalized.length);
-    for (const ws of this.open) if (isClosed(ws, this.options.windowMs, wm)) this.open.delete(ws);
+    for (const ws of this.open) if (isClosed(ws, windowMs, this.watermark)) this.open.delete(ws);
     this.updateGauges();
   }
 
@@ -289,13 +349,13 @@ export class Aggregator {
     const dropped = this.delta.records;
     this.delta = new Delta();
     this.positions.clear();
-    this.watermark.forget();
+    this.streamTime.forget();
     this.generation += 1;
     return dropped;
   }
 
   private updateGauges(): void {
-    const wm = this.watermark.value;
+    const wm = this.watermark;
     if (Number.isFinite(wm)) this.options.metrics.watermarkLag.set((this.now() - wm) / 1000);
     this.options.metrics.openWindows.set(this.open.size);
   }

@@ -24,6 +24,8 @@ export const AggSettings = Type.Object({
   groupId: Type.String({ minLength: 1 }),
   window: Type.Integer({ minimum: 1_000, maximum: 86_400_000 }),
   allowedLateness: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+  idleTimeout: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+  dedupeHorizon: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
   flushIntervalMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
   flushRecords: Type.Integer({ minimum: 1 }),
   pgRetryMs: Type.Integer({ minimum: 0 }),
@@ -37,9 +39,26 @@ export function aggOptions<T>(y: Argv<T>) {
       ...option('window', { type: 'string', description: 'Tumbling window size, e.g. 1m, 30s (1 s to 24 h; a bare number is seconds)', default: '1m', coerce: duration('window'), group: 'Aggregation:' }),
       ...option('allowed-lateness', {
         type: 'string',
-        description: 'How far behind the highest event time seen a record may be and still count; a window is final once the watermark (highest event time - lateness) passes its end',
+        description:
+          'How long after its end a window still takes records: a record is late once its partition\'s highest event time is this far past its window\'s end; a window is final once the group watermark (the lowest such time over all partitions not idle, minus this) passes its end',
         default: '10s',
         coerce: duration('allowed-lateness'),
+        group: 'Aggregation:',
+      }),
+      ...option('idle-timeout', {
+        type: 'string',
+        description:
+          'A partition with nothing left to read and no new record for this long (or empty when assigned) stops holding the group watermark back; records it brings later for windows made final meanwhile are late. 0: at once',
+        default: '1m',
+        coerce: duration('idle-timeout'),
+        group: 'Aggregation:',
+      }),
+      ...option('dedupe-horizon', {
+        type: 'string',
+        description:
+          'A record whose unique_id (pin) or ind (geo, user) was counted on the same UTC day no longer ago than this, in its partition\'s event time, is a repeat and not counted again (recorded in stream_agg_repeats)',
+        default: '15m',
+        coerce: duration('dedupe-horizon'),
         group: 'Aggregation:',
       }),
       ...option('flush-interval-ms', { type: 'number', description: 'Write changed windows and offsets to PostgreSQL at least this often', default: 1_000, group: 'Aggregation:' }),

@@ -1,4 +1,4 @@
-import type { RecordType } from '../lib/contracts.js';
+import { RECORD_HEADERS, type RecordType } from '../lib/contracts.js';
 import { DependencyError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import { createGroupConsumer, createKafka, ensureTopics } from '../lib/kafka.js';
@@ -35,12 +35,31 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
   const registry = createRegistry('stream-agg');
   const metrics = createAggMetrics(registry);
   const consumer = createGroupConsumer(kafka, options.groupId, 2 * 1024 * 1024);
+  // Where each assigned partition's log ends: a partition with nothing to read may turn idle.
+  const admin = kafka.admin();
+  await admin.connect();
+  shutdown.onShutdown(async () => {
+    await admin.disconnect().catch(() => undefined);
+  });
+  const partitionEnds = async (partitions: ReadonlyArray<{ topic: string; partition: number }>) => {
+    const wanted = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
+    const ends = [];
+    for (const topic of new Set(partitions.map((p) => p.topic))) {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        if (wanted.has(`${topic}\u0000${p.partition}`)) ends.push({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) });
+      }
+    }
+    return ends;
+  };
   const aggregator = new Aggregator({
     pool,
     groupId: options.groupId,
     windowMs: options.window,
     latenessMs: options.allowedLateness,
+    idleTimeoutMs: options.idleTimeout,
+    dedupeHorizonMs: options.dedupeHorizon,
     topics,
+    partitionEnds,
     seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset: String(offset) }),
     pgRetryMs: options.pgRetryMs,
     logger,
@@ -67,8 +86,11 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
       if (!isRunning() || isStale() || aggregator.failed) return;
-      const records = batch.messages.map((m) => ({ offset: Number(m.offset), timestampMs: Number(m.timestamp), value: m.value }));
-      const consumed = await aggregator.handleBatch(batch.topic, batch.partition, records);
+      const records = batch.messages.map((m) => {
+        const eventId = m.headers?.[RECORD_HEADERS.eventId];
+        return { offset: Number(m.offset), timestampMs: Number(m.timestamp), value: m.value, eventId: eventId === undefined ? null : eventId.toString() };
+      });
+      const consumed = await aggregator.handleBatch(batch.topic, batch.partition, records, Number(batch.highWatermark));
       if (consumed) {
         // Only moves kafkajs's fetch position (its next fetch starts after the last resolved
         // offset); nothing is committed to Kafka. After a seek the batch stays unresolved.
@@ -90,6 +112,8 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
     groupId: options.groupId,
     windowMs: options.window,
     allowedLatenessMs: options.allowedLateness,
+    idleTimeoutMs: options.idleTimeout,
+    dedupeHorizonMs: options.dedupeHorizon,
     pg: redactPgUrl(options.pgUrl),
   });
 

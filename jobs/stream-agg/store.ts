@@ -1,20 +1,30 @@
 import type pg from 'pg';
 import { ConfigError } from '../lib/errors.js';
-import type { Delta } from './aggregate.js';
+import type { Delta, SeenCopy } from './aggregate.js';
 
-/** Stored position of the group in one partition. */
+/** Stored position of the group in one partition (nextOffset null: registered, never flushed). */
 export interface StoredPosition {
-  nextOffset: number;
+  nextOffset: number | null;
   maxEventTime: number | undefined;
 }
 
-/** What one flush moves for one partition: from the stored offset (null: no row yet) to `to`. */
+/** What one flush moves for one partition: from the stored offset (null: never flushed) to `to`. */
 export interface PositionUpdate {
   topic: string;
   partition: number;
   from: number | null;
   to: number;
   maxEventTime: number | undefined;
+  /** Nothing was left to read in the partition at `to`. */
+  caughtUp: boolean;
+}
+
+/** Where a partition's log starts and ends in Kafka, when a member is assigned it. */
+export interface PartitionEnds {
+  topic: string;
+  partition: number;
+  low: number;
+  high: number;
 }
 
 /**
@@ -43,19 +53,63 @@ export async function ensureGroup(pool: pg.Pool, groupId: string, windowMs: numb
   }
 }
 
-export async function loadPositions(pool: pg.Pool, groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<Map<string, StoredPosition>> {
+/**
+ * Registers the partitions a member was assigned (a row each, so a partition not read yet holds
+ * the group's watermark back), notes which have nothing to read, and returns their stored
+ * positions. A partition that still has records to read is not caught up, whatever it was.
+ */
+export async function registerPartitions(pool: pg.Pool, groupId: string, partitions: readonly PartitionEnds[]): Promise<Map<string, StoredPosition>> {
   const out = new Map<string, StoredPosition>();
   if (partitions.length === 0) return out;
-  const { rows } = await pool.query<{ topic: string; partition: number; next_offset: string; max_ms: string | null }>(
-    `SELECT o.topic, o.partition, o.next_offset, (extract(epoch FROM o.max_event_time) * 1000)::bigint AS max_ms
-       FROM stream_agg_offsets o JOIN unnest($2::text[], $3::int[]) AS p(topic, partition) ON o.topic = p.topic AND o.partition = p.partition
-      WHERE o.group_id = $1`,
-    [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition)],
+  const { rows } = await pool.query<{ topic: string; partition: number; next_offset: string | null; max_ms: string | null }>(
+    `WITH p AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS p(topic, partition, low, high)),
+     known AS (
+       UPDATE stream_agg_offsets o SET caught_up = coalesce(o.next_offset, p.low) >= p.high FROM p
+        WHERE o.group_id = $1 AND o.topic = p.topic AND o.partition = p.partition
+       RETURNING o.topic, o.partition, o.next_offset, o.max_event_time),
+     added AS (
+       INSERT INTO stream_agg_offsets (group_id, topic, partition, next_offset, max_event_time, caught_up, active_at)
+       SELECT $1, p.topic, p.partition, NULL, NULL, p.low >= p.high, now() FROM p
+        WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.topic = p.topic AND k.partition = p.partition)
+       ON CONFLICT (group_id, topic, partition) DO NOTHING
+       RETURNING topic, partition, next_offset, max_event_time)
+     SELECT topic, partition, next_offset, (extract(epoch FROM max_event_time) * 1000)::bigint AS max_ms FROM known
+     UNION ALL SELECT topic, partition, next_offset, NULL FROM added`,
+    [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition), partitions.map((p) => p.low), partitions.map((p) => p.high)],
   );
   for (const r of rows) {
-    out.set(`${r.topic}\u0000${r.partition}`, { nextOffset: Number(r.next_offset), maxEventTime: r.max_ms === null ? undefined : Number(r.max_ms) });
+    out.set(`${r.topic}\u0000${r.partition}`, { nextOffset: r.next_offset === null ? null : Number(r.next_offset), maxEventTime: r.max_ms === null ? undefined : Number(r.max_ms) });
   }
   return out;
+}
+
+/** The group's watermark as the last flush left it (epoch ms), or -Infinity before the first. */
+export async function groupWatermark(pool: pg.Pool, groupId: string): Promise<number> {
+  const { rows } = await pool.query<{ ms: string | null }>('SELECT (extract(epoch FROM watermark) * 1000)::bigint AS ms FROM stream_agg_groups WHERE group_id = $1', [groupId]);
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? Number.NEGATIVE_INFINITY : Number(ms);
+}
+
+/** The dedupe state of some partitions, oldest first, from `since` (epoch ms of stream time) on. */
+export async function loadSeenKeys(
+  pool: pg.Pool,
+  groupId: string,
+  partitions: ReadonlyArray<{ topic: string; partition: number; since: number }>,
+): Promise<Array<{ topic: string; partition: number; key: string; copy: SeenCopy }>> {
+  if (partitions.length === 0) return [];
+  const { rows } = await pool.query<{ topic: string; partition: number; record_key: string; seen_ms: string; event_day: number; kafka_offset: string; event_id: string | null }>(
+    `SELECT s.topic, s.partition, s.record_key, (extract(epoch FROM s.seen_at) * 1000)::bigint AS seen_ms, s.event_day, s.kafka_offset, s.event_id
+       FROM stream_agg_seen_keys s JOIN unnest($2::text[], $3::int[], $4::float8[]) AS p(topic, partition, since) ON s.topic = p.topic AND s.partition = p.partition
+      WHERE s.group_id = $1 AND (p.since IS NULL OR s.seen_at >= ${ts('p.since')})
+      ORDER BY s.topic, s.partition, s.seen_at, s.kafka_offset`,
+    [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition), partitions.map((p) => (Number.isFinite(p.since) ? p.since : null))],
+  );
+  return rows.map((r) => ({
+    topic: r.topic,
+    partition: r.partition,
+    key: r.record_key,
+    copy: { seenAt: Number(r.seen_ms), day: r.event_day, offset: Number(r.kafka_offset), eventId: r.event_id },
+  }));
 }
 
 /** Window starts (epoch ms) that have rows not yet final. */
@@ -73,43 +127,74 @@ export async function openWindows(pool: pg.Pool, groupId: string): Promise<numbe
 export interface FlushInput {
   groupId: string;
   windowMs: number;
+  latenessMs: number;
+  idleTimeoutMs: number;
+  dedupeHorizonMs: number;
   delta: Delta;
   positions: readonly PositionUpdate[];
-  /** Watermark (epoch ms) after the delta; windows ending at or before it become final. */
+}
+
+export interface FlushResult {
+  /** Window starts made final by this flush. */
+  finalized: number[];
+  /** The group's watermark after it (epoch ms; -Infinity while a partition without records holds it). */
   watermark: number;
 }
 
 /**
- * One flush = one transaction: the offsets move (guarded by their previous value, which fences a
- * zombie or a stale member), the window rows absorb the delta, the exact median and distinct
- * count are recomputed from the stored state of the windows touched, windows the watermark
- * passed become final and their median/distinct state is deleted, late events are recorded.
- * Either all of it is visible or none. Returns the window starts finalised.
+ * The group's event time from what every partition stored: the lowest stream time over the
+ * partitions that hold it back, minus the lateness. A partition holds it back unless it is idle:
+ * caught up (nothing left to read) and not moved for the idle timeout. A partition that holds it
+ * back without any record yet keeps it where it is. When every partition is idle the stream has
+ * stopped, and the highest stream time counts (as Flink does once all its inputs are idle), so
+ * the last windows of a finished backlog become final too.
  */
-export async function flush(client: pg.PoolClient, input: FlushInput): Promise<number[]> {
-  const { groupId, windowMs, delta, positions, watermark } = input;
+const GROUP_WATERMARK_SQL = `
+  SELECT CASE
+      WHEN count(*) = 0 THEN NULL
+      WHEN bool_and(idle) THEN max(max_event_time)
+      WHEN bool_or(NOT idle AND max_event_time IS NULL) THEN NULL
+      ELSE min(max_event_time) FILTER (WHERE NOT idle) END - $2 * interval '1 millisecond' AS watermark
+    FROM (SELECT max_event_time, caught_up AND active_at <= now() - $3 * interval '1 millisecond' AS idle
+            FROM stream_agg_offsets WHERE group_id = $1) p`;
+
+/**
+ * One flush = one transaction, taken in turn by every member of the group (the group row's lock):
+ * the offsets move (guarded by their previous value, which fences a zombie or a stale member), the
+ * window rows absorb the delta, the exact median and distinct count are recomputed from the stored
+ * state of the windows touched, late events, repeats and the dedupe state are written, and the
+ * group's watermark is computed from every partition's stored stream time: windows it passed
+ * become final and their median/distinct state is deleted. Either all of it is visible or none.
+ */
+export async function flush(client: pg.PoolClient, input: FlushInput): Promise<FlushResult> {
+  const { groupId, windowMs, delta, positions: updates } = input;
   await client.query('BEGIN');
   try {
-    // Offsets first: their row locks serialise this transaction with any other writer of the same partitions.
-    const updates = positions.filter((p) => p.from !== null);
+    // The group row first: its lock makes the members' flushes take turns.
+    const group = await client.query<{ ms: string | null }>('SELECT (extract(epoch FROM watermark) * 1000)::bigint AS ms FROM stream_agg_groups WHERE group_id = $1 FOR UPDATE', [groupId]);
+    const before = group.rows[0]?.ms;
+    const storedWatermark = before === null || before === undefined ? Number.NEGATIVE_INFINITY : Number(before);
+    // Only a partition that was idle and woke up can bring records for a window another member
+    // already made final; they are late now, which this member learns by reading them again.
+    const closed = delta.windowStarts().filter((ws) => ws + windowMs <= storedWatermark);
+    if (closed.length > 0) throw new FencedError(`the group's watermark passed ${closed.length} window(s) this flush adds to`);
+
     if (updates.length > 0) {
       const moved = await client.query(
-        `UPDATE stream_agg_offsets o SET next_offset = d.next_offset, max_event_time = ${ts('d.max_ms')}, updated_at = now()
-           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::float8[]) AS d(topic, partition, from_offset, next_offset, max_ms)
-          WHERE o.group_id = $1 AND o.topic = d.topic AND o.partition = d.partition AND o.next_offset = d.from_offset`,
-        [groupId, updates.map((p) => p.topic), updates.map((p) => p.partition), updates.map((p) => p.from), updates.map((p) => p.to), updates.map((p) => p.maxEventTime ?? null)],
+        `UPDATE stream_agg_offsets o SET next_offset = d.next_offset, max_event_time = ${ts('d.max_ms')}, caught_up = d.caught_up, active_at = now(), updated_at = now()
+           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::float8[], $7::bool[]) AS d(topic, partition, from_offset, next_offset, max_ms, caught_up)
+          WHERE o.group_id = $1 AND o.topic = d.topic AND o.partition = d.partition AND o.next_offset IS NOT DISTINCT FROM d.from_offset`,
+        [
+          groupId,
+          updates.map((p) => p.topic),
+          updates.map((p) => p.partition),
+          updates.map((p) => p.from),
+          updates.map((p) => p.to),
+          updates.map((p) => p.maxEventTime ?? null),
+          updates.map((p) => p.caughtUp),
+        ],
       );
       if (moved.rowCount !== updates.length) throw new FencedError(`stored offsets moved under this process (${moved.rowCount ?? 0} of ${updates.length} matched)`);
-    }
-    const inserts = positions.filter((p) => p.from === null);
-    if (inserts.length > 0) {
-      const added = await client.query(
-        `INSERT INTO stream_agg_offsets (group_id, topic, partition, next_offset, max_event_time)
-         SELECT $1, d.topic, d.partition, d.next_offset, ${ts('d.max_ms')} FROM unnest($2::text[], $3::int[], $4::bigint[], $5::float8[]) AS d(topic, partition, next_offset, max_ms)
-         ON CONFLICT (group_id, topic, partition) DO NOTHING`,
-        [groupId, inserts.map((p) => p.topic), inserts.map((p) => p.partition), inserts.map((p) => p.to), inserts.map((p) => p.maxEventTime ?? null)],
-      );
-      if (added.rowCount !== inserts.length) throw new FencedError('another process stored offsets for a partition this process started fresh');
     }
 
     const pins = delta.pinRows();
@@ -196,7 +281,59 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<n
       );
     }
 
+    if (delta.repeats.length > 0) {
+      const r = delta.repeats;
+      await client.query(
+        `INSERT INTO stream_agg_repeats (group_id, topic, partition, kafka_offset, event_time, window_start, record_key, event_id, first_offset, reason)
+         SELECT $1, d.topic, d.partition, d.kafka_offset, ${ts('d.et')}, ${ts('d.ws')}, d.k, d.eid, d.first_offset, d.reason
+           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::float8[], $6::float8[], $7::text[], $8::text[], $9::bigint[], $10::text[]) AS d(topic, partition, kafka_offset, et, ws, k, eid, first_offset, reason)
+         ON CONFLICT DO NOTHING`,
+        [
+          groupId,
+          r.map((x) => x.topic),
+          r.map((x) => x.partition),
+          r.map((x) => x.offset),
+          r.map((x) => x.eventTime),
+          r.map((x) => x.windowStart),
+          r.map((x) => x.key),
+          r.map((x) => x.eventId),
+          r.map((x) => x.firstOffset),
+          r.map((x) => x.reason),
+        ],
+      );
+    }
+    if (delta.seen.length > 0) {
+      const n = delta.seen;
+      // A key seen again on another day, or beyond the horizon, starts over as a new first copy.
+      await client.query(
+        `INSERT INTO stream_agg_seen_keys AS s (group_id, topic, partition, record_key, seen_at, event_day, kafka_offset, event_id)
+         SELECT $1, d.topic, d.partition, d.k, ${ts('d.seen')}, d.day, d.kafka_offset, d.eid
+           FROM unnest($2::text[], $3::int[], $4::text[], $5::float8[], $6::int[], $7::bigint[], $8::text[]) AS d(topic, partition, k, seen, day, kafka_offset, eid)
+         ON CONFLICT (group_id, topic, partition, record_key) DO UPDATE SET
+           seen_at = EXCLUDED.seen_at, event_day = EXCLUDED.event_day, kafka_offset = EXCLUDED.kafka_offset, event_id = EXCLUDED.event_id`,
+        [groupId, n.map((x) => x.topic), n.map((x) => x.partition), n.map((x) => x.key), n.map((x) => x.seenAt), n.map((x) => x.day), n.map((x) => x.offset), n.map((x) => x.eventId)],
+      );
+    }
+    // The state a repeat can no longer match: older than the horizon of its partition's stream time.
+    const moving = updates.filter((p) => p.maxEventTime !== undefined);
+    if (moving.length > 0) {
+      await client.query(
+        `DELETE FROM stream_agg_seen_keys s USING unnest($2::text[], $3::int[], $4::float8[]) AS d(topic, partition, max_ms)
+          WHERE s.group_id = $1 AND s.topic = d.topic AND s.partition = d.partition AND s.seen_at < ${ts('(d.max_ms - $5::float8)')}`,
+        [groupId, moving.map((p) => p.topic), moving.map((p) => p.partition), moving.map((p) => p.maxEventTime as number), input.dedupeHorizonMs],
+      );
+    }
+
+    const computed = await client.query<{ ms: string | null }>(
+      `SELECT (extract(epoch FROM w.watermark) * 1000)::bigint AS ms FROM (${GROUP_WATERMARK_SQL}) w`,
+      [groupId, input.latenessMs, input.idleTimeoutMs],
+    );
+    const now = computed.rows[0]?.ms;
+    const watermark = Math.max(storedWatermark, now === null || now === undefined ? Number.NEGATIVE_INFINITY : Number(now));
     const finalized = new Set<number>();
+    if (watermark > storedWatermark) {
+      await client.query(`UPDATE stream_agg_groups SET watermark = ${ts('$2::float8')} WHERE group_id = $1`, [groupId, watermark]);
+    }
     if (Number.isFinite(watermark)) {
       for (const table of ['stream_agg_pin_window', 'stream_agg_geo_window', 'stream_agg_user_window']) {
         const { rows } = await client.query<{ ms: string }>(
@@ -214,7 +351,7 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<n
       }
     }
     await client.query('COMMIT');
-    return [...finalized];
+    return { finalized: [...finalized], watermark };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

@@ -61,10 +61,12 @@ function agg(topics: Topics, group: string, extra: string[] = []): JobProcess {
   return job;
 }
 
+/** Every record made here is a different one (its own unique_id or ind), unless a test repeats it on purpose. */
+let nextKey = 1;
 const pin = (category: string, poster: string | undefined, followers: string, media: string) =>
   JSON.stringify({
-    index: 1,
-    unique_id: 'u',
+    index: nextKey,
+    unique_id: `u${nextKey++}`,
     title: 't',
     description: 'd',
     ...(poster === undefined ? {} : { poster_name: poster }),
@@ -76,8 +78,8 @@ const pin = (category: string, poster: string | undefined, followers: string, me
     save_location: 'Local save in /data/x',
     category,
   });
-const geo = (country: string) => JSON.stringify({ ind: 1, timestamp: '2026-03-01 10:00:00', latitude: 0, longitude: 0, country });
-const user = (age: number) => JSON.stringify({ ind: 1, first_name: 'a', last_name: 'b', age, date_joined: '2020-01-01 00:00:00' });
+const geo = (country: string) => JSON.stringify({ ind: nextKey++, timestamp: '2026-03-01 10:00:00', latitude: 0, longitude: 0, country });
+const user = (age: number) => JSON.stringify({ ind: nextKey++, first_name: 'a', last_name: 'b', age, date_joined: '2020-01-01 00:00:00' });
 
 async function send(topic: string, messages: Array<[number, string, number?]>): Promise<void> {
   await producer.send({ topic, acks: -1, messages: messages.map(([at, value, partition]) => ({ value, timestamp: String(at), partition: partition ?? 0 })) });
@@ -102,6 +104,13 @@ async function topicRecords(topics: Topics): Promise<number> {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The group's watermark as stored (epoch ms), or null before there is one. */
+async function groupWatermark(group: string): Promise<number | null> {
+  const { rows } = await pool.query<{ ms: string | null }>('SELECT (extract(epoch FROM watermark) * 1000)::bigint AS ms FROM stream_agg_groups WHERE group_id = $1', [group]);
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? null : Number(ms);
+}
 
 const CATEGORIES = ['art', 'beauty', 'diy', 'food', 'travel'];
 const FOLLOWERS = ['13k', '1M', '850', 'User Info Error', '2k', '1.5k', '7'];
@@ -182,11 +191,12 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
       [T0 + 5 * SEC, user(200)],
       [T0 + 70 * SEC, user(40)],
     ]);
-    // Lateness 30 s: whatever order the job reads the partitions in, the watermark stays at or
-    // below 10:00:40 (highest event time 10:01:10), so no record is late and no window final...
-    const job = agg(topics, group, ['--window', '1m', '--allowed-lateness', '30s']);
+    // Lateness 30 s: once every partition is idle (read to its end, nothing new for 2 s), the
+    // watermark is the highest event time (10:01:10) minus 30 s, so no record is late and no window final...
+    const job = agg(topics, group, ['--window', '1m', '--allowed-lateness', '30s', '--idle-timeout', '2s']);
     const total = await topicRecords(topics);
     expect(await waitFor(async () => (await storedRecords(group)) === total, 60_000)).toBe(true);
+    expect(await waitFor(async () => (await groupWatermark(group)) === T0 + 40 * SEC, 30_000)).toBe(true);
     const early = await pinRows(group);
     expect(early.map((r) => [r.window_start, r.category, r.posts, r.final])).toEqual([
       [iso(T0), 'art', 4, false],
@@ -196,6 +206,7 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
     // ...until a record at 10:03:20 moves the watermark to 10:02:50, past the end of both windows.
     await send(topics.geo, [[T0 + 200 * SEC, geo('Peru')]]);
     expect(await waitFor(async () => (await storedRecords(group)) === total + 1, 30_000)).toBe(true);
+    expect(await waitFor(async () => (await groupWatermark(group)) === T0 + 170 * SEC, 30_000)).toBe(true);
 
     const w0 = iso(T0);
     const w0end = iso(T0 + 60 * SEC);
@@ -242,11 +253,13 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
       [T0 + 61 * SEC, pin('art', 'F', '6k', 'image')], // out of order but window 10:01 still open: counted
     ]);
     const job = startJob(
-      ['stream-agg', '--pin-topic', topics.pin, '--geo-topic', topics.geo, '--user-topic', topics.user, '--group-id', group, '--metrics-port', '19102', '--window', '60s', '--allowed-lateness', '10s'],
+      ['stream-agg', '--pin-topic', topics.pin, '--geo-topic', topics.geo, '--user-topic', topics.user, '--group-id', group, '--metrics-port', '19102', '--window', '60s', '--allowed-lateness', '10s', '--idle-timeout', '1s'],
       serviceEnv(),
     );
     running.push(job);
     expect(await waitFor(async () => (await storedRecords(group)) === 6, 60_000)).toBe(true);
+    // The empty partitions turn idle after 1 s; then the watermark is 10:01:15 - 10 s.
+    expect(await waitFor(async () => (await groupWatermark(group)) === T0 + 65 * SEC, 30_000)).toBe(true);
     expect((await pinRows(group)).map((r) => [r.window_start, r.posts, r.distinct_posters, r.median_follower_count, r.final])).toEqual([
       [iso(T0), 2, 2, 1_500, true],
       [iso(T0 + 60 * SEC), 2, 2, 4_500, false],
@@ -277,7 +290,7 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
     const crashy = uniqueName('g-agg-crash');
     // Lateness beyond the whole span: however the partitions interleave, no record is late, so
     // both runs must agree exactly. Many small flushes, so the kill lands between two of them.
-    const args = ['--window', '10s', '--allowed-lateness', '10m', '--flush-records', '300', '--flush-interval-ms', '100'];
+    const args = ['--window', '10s', '--allowed-lateness', '10m', '--idle-timeout', '2s', '--flush-records', '300', '--flush-interval-ms', '100'];
     const uninterrupted = agg(topics, steady, args);
     const first = agg(topics, crashy, args);
     const producing = producePosts(topics, 0, 4_000);
@@ -291,9 +304,11 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
     expect(total).toBe(15_000);
     // The restarted member joins once the killed one's session (30 s) has expired.
     expect(await waitFor(async () => (await storedRecords(steady)) === total && (await storedRecords(crashy)) === total, 150_000)).toBe(true);
-    // A record an hour later closes every window.
+    // A record an hour later closes every window, once the other partitions are idle.
     await send(topics.geo, [[T0 + 3_600 * SEC, geo('Peru')]]);
     expect(await waitFor(async () => (await storedRecords(steady)) === total + 1 && (await storedRecords(crashy)) === total + 1, 30_000)).toBe(true);
+    const closed = T0 + 3_600 * SEC - 600 * SEC;
+    expect(await waitFor(async () => (await groupWatermark(steady)) === closed && (await groupWatermark(crashy)) === closed, 30_000)).toBe(true);
 
     const steadyPins = await pinRows(steady);
     expect(steadyPins.length).toBeGreaterThan(40);
@@ -312,7 +327,7 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
   it('exits non-zero with a clear error when PostgreSQL stays down, and resumes exactly once when restarted', async () => {
     const topics = await freshTopics();
     const group = uniqueName('g-agg-pgdown');
-    const args = ['--window', '10s', '--allowed-lateness', '10m', '--pg-retry-ms', '3000'];
+    const args = ['--window', '10s', '--allowed-lateness', '10m', '--idle-timeout', '2s', '--pg-retry-ms', '3000'];
     const first = agg(topics, group, args);
     await producePosts(topics, 0, 300);
     expect(await waitFor(async () => (await storedRecords(group)) === 900, 60_000)).toBe(true);
@@ -331,6 +346,7 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
     expect(await waitFor(async () => (await storedRecords(group)) === 2_100, 90_000)).toBe(true);
     await send(topics.geo, [[T0 + 3_600 * SEC, geo('Peru')]]);
     expect(await waitFor(async () => (await storedRecords(group)) === 2_101, 60_000)).toBe(true);
+    expect(await waitFor(async () => (await groupWatermark(group)) === T0 + 3_000 * SEC, 30_000)).toBe(true);
     const pins = await pinRows(group);
     expect(pins.every((r) => r.final === true)).toBe(true);
     expect(pins.map((r) => [r.window_start, r.category, r.posts])).toEqual(await expectedPins(0, 700));

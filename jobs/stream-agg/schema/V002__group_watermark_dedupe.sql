@@ -1,0 +1,50 @@
+-- stream-agg: one event-time clock for the whole group, and counting each record once.
+
+-- The group's watermark, only ever raised, written by the flush that raised it. Every flush
+-- takes this row's lock first, so flushes of all instances of a group take turns and each
+-- sees the watermark the previous one left.
+ALTER TABLE stream_agg_groups ADD COLUMN IF NOT EXISTS watermark timestamptz;
+
+-- Every partition of the group has a row from the moment a member is assigned it, so a
+-- partition not read yet holds the watermark back. next_offset is null until a first flush.
+-- caught_up: nothing was left to read at the last flush (or the partition was empty when
+-- assigned); active_at: when it last moved. A caught-up partition that has not moved for
+-- --idle-timeout is idle and does not hold the watermark back.
+ALTER TABLE stream_agg_offsets ALTER COLUMN next_offset DROP NOT NULL;
+ALTER TABLE stream_agg_offsets ADD COLUMN IF NOT EXISTS caught_up boolean NOT NULL DEFAULT false;
+ALTER TABLE stream_agg_offsets ADD COLUMN IF NOT EXISTS active_at timestamptz NOT NULL DEFAULT now();
+
+-- The dedupe state: the first copy of each record key (a pin's unique_id, a geo or user
+-- record's ind) per partition, kept while a repeat of it can still arrive within
+-- --dedupe-horizon of stream time. seen_at is the partition's stream time when it arrived,
+-- event_day the UTC day of its event time (the batch dedupes within a day).
+CREATE TABLE IF NOT EXISTS stream_agg_seen_keys (
+  group_id text NOT NULL,
+  topic text NOT NULL,
+  partition int NOT NULL,
+  record_key text NOT NULL,
+  seen_at timestamptz NOT NULL,
+  event_day int NOT NULL,
+  kafka_offset bigint NOT NULL,
+  event_id text,
+  PRIMARY KEY (group_id, topic, partition, record_key)
+);
+CREATE INDEX IF NOT EXISTS stream_agg_seen_keys_age ON stream_agg_seen_keys (group_id, topic, partition, seen_at);
+
+-- Records not counted because an earlier copy was: 'retry' when the event id is the same too
+-- (a client sent the record again), 'repeat' when only the key is. Keyed by Kafka coordinates
+-- like the late events, so a replay writes each one once.
+CREATE TABLE IF NOT EXISTS stream_agg_repeats (
+  group_id text NOT NULL,
+  topic text NOT NULL,
+  partition int NOT NULL,
+  kafka_offset bigint NOT NULL,
+  event_time timestamptz NOT NULL,
+  window_start timestamptz NOT NULL,
+  record_key text NOT NULL,
+  event_id text,
+  first_offset bigint NOT NULL,
+  reason text NOT NULL CHECK (reason IN ('retry', 'repeat')),
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (group_id, topic, partition, kafka_offset)
+);
