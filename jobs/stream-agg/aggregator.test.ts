@@ -43,7 +43,7 @@ function aggregator(pool: pg.Pool) {
     dedupeHorizonMs: 600_000,
     topics: new Map([['pins', 'pin']]),
     seek: () => undefined,
-    partitionEnds: async (partitions) => partitions.map((p) => ({ ...p, low: 0, high: 100 })),
+    partitionEnds: async (topics) => topics.map((topic) => ({ topic, partition: 0, low: 0, high: 100 })),
     pgRetryMs: 0,
     logger: createLogger('test', 'error'),
     metrics: createAggMetrics(new Registry()),

@@ -28,8 +28,8 @@ export interface AggregatorOptions {
   topics: ReadonlyMap<string, RecordType>;
   /** Moves the consumer's fetch position (consumer.seek). */
   seek: (topic: string, partition: number, offset: number) => void;
-  /** Where the partitions' logs start and end in Kafka now. */
-  partitionEnds: (partitions: ReadonlyArray<{ topic: string; partition: number }>) => Promise<PartitionEnds[]>;
+  /** Where every partition of these topics starts and ends in Kafka now. */
+  partitionEnds: (topics: readonly string[]) => Promise<PartitionEnds[]>;
   pgRetryMs: number;
   logger: Logger;
   metrics: AggMetrics;
@@ -47,8 +47,6 @@ interface Position {
   sought: boolean;
   /** Seeks back to `next` in a row without a batch starting there. */
   seeks: number;
-  /** Kafka's end of the partition at the last fetch: the partition is caught up once `next` reaches it. */
-  highWatermark: number;
   /** First copies of record keys within the dedupe horizon. */
   seen: SeenKeys;
 }
@@ -106,15 +104,14 @@ export class Aggregator {
 
   private async load(partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
     const { pool, groupId, dedupeHorizonMs } = this.options;
-    const ends = await this.options.partitionEnds(partitions);
-    const stored = await registerPartitions(pool, groupId, ends);
-    for (const { topic, partition, high } of ends) {
+    const stored = await registerPartitions(pool, groupId, partitions);
+    for (const { topic, partition } of partitions) {
       const s = stored.get(key(topic, partition));
       const next = s?.nextOffset ?? null;
-      this.positions.set(key(topic, partition), { topic, partition, stored: next, next, sought: false, seeks: 0, highWatermark: high, seen: new SeenKeys(dedupeHorizonMs) });
+      this.positions.set(key(topic, partition), { topic, partition, stored: next, next, sought: false, seeks: 0, seen: new SeenKeys(dedupeHorizonMs) });
       this.streamTime.set(topic, partition, s?.maxEventTime);
     }
-    const since = ends.map(({ topic, partition }) => ({ topic, partition, since: (this.streamTime.maxOf(topic, partition) ?? Number.NEGATIVE_INFINITY) - dedupeHorizonMs }));
+    const since = partitions.map(({ topic, partition }) => ({ topic, partition, since: (this.streamTime.maxOf(topic, partition) ?? Number.NEGATIVE_INFINITY) - dedupeHorizonMs }));
     for (const { topic, partition, key: k, copy } of await loadSeenKeys(pool, groupId, since)) this.positions.get(key(topic, partition))?.seen.restore(k, copy);
     this.watermark = Math.max(this.watermark, await groupWatermark(pool, groupId));
     if (!this.windowsLoaded) {
@@ -125,7 +122,7 @@ export class Aggregator {
   }
 
   /** Aggregates a fetched batch of one partition (offset order). Returns false if the consumer was sought instead. */
-  handleBatch(topic: string, partition: number, records: readonly AggRecord[], highWatermark?: number): Promise<boolean> {
+  handleBatch(topic: string, partition: number, records: readonly AggRecord[]): Promise<boolean> {
     return this.serial(async () => {
       if (this.failed || records.length === 0) return true;
       let pos = this.positions.get(key(topic, partition));
@@ -155,7 +152,6 @@ export class Aggregator {
       }
       pos.seeks = 0;
       pos.sought = true;
-      if (highWatermark !== undefined) pos.highWatermark = highWatermark;
       const type = this.options.topics.get(topic) as RecordType;
       const { metrics, windowMs, latenessMs } = this.options;
       const groupWatermark = this.watermark;
@@ -290,7 +286,6 @@ export class Aggregator {
           from: p.stored,
           to: p.next,
           maxEventTime: this.streamTime.maxOf(p.topic, p.partition),
-          caughtUp: p.next >= p.highWatermark,
         });
       }
       return { delta, updates, generation: this.generation };
@@ -299,6 +294,11 @@ export class Aggregator {
     const { delta, updates } = snap;
     const { groupId, windowMs, latenessMs, idleTimeoutMs, dedupeHorizonMs } = this.options;
     const started = this.now();
+    const ends = await this.options.partitionEnds([...this.options.topics.keys()]).catch((error: unknown) => {
+      // Without Kafka's ends no partition is judged caught up anew; the flush itself goes on.
+      this.options.logger.warn('could not read where the partitions end in Kafka; idle partitions are judged at the next flush', { error: (error as Error).message });
+      return [];
+    });
     let finalized: number[];
     let wm: number;
     try {
@@ -306,7 +306,7 @@ export class Aggregator {
         const client = await this.options.pool.connect();
         let broken: Error | undefined;
         try {
-          return await flush(client, { groupId, windowMs, latenessMs, idleTimeoutMs, dedupeHorizonMs, delta, positions: updates });
+          return await flush(client, { groupId, windowMs, latenessMs, idleTimeoutMs, dedupeHorizonMs, delta, positions: updates, ends });
         } catch (error) {
           // A connection that failed mid-transaction is not handed out again.
           if (!(error instanceof FencedError)) broken = error as Error;

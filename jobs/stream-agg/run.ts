@@ -35,22 +35,14 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
   const registry = createRegistry('stream-agg');
   const metrics = createAggMetrics(registry);
   const consumer = createGroupConsumer(kafka, options.groupId, 2 * 1024 * 1024);
-  // Where each assigned partition's log ends: a partition with nothing to read may turn idle.
+  // Where the partitions end: one with nothing left to read may turn idle.
   const admin = kafka.admin();
   await admin.connect();
   shutdown.onShutdown(async () => {
     await admin.disconnect().catch(() => undefined);
   });
-  const partitionEnds = async (partitions: ReadonlyArray<{ topic: string; partition: number }>) => {
-    const wanted = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
-    const ends = [];
-    for (const topic of new Set(partitions.map((p) => p.topic))) {
-      for (const p of await admin.fetchTopicOffsets(topic)) {
-        if (wanted.has(`${topic}\u0000${p.partition}`)) ends.push({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) });
-      }
-    }
-    return ends;
-  };
+  const partitionEnds = async (names: readonly string[]) =>
+    (await Promise.all(names.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) }))))).flat();
   const aggregator = new Aggregator({
     pool,
     groupId: options.groupId,
@@ -90,7 +82,7 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
         const eventId = m.headers?.[RECORD_HEADERS.eventId];
         return { offset: Number(m.offset), timestampMs: Number(m.timestamp), value: m.value, eventId: eventId === undefined ? null : eventId.toString() };
       });
-      const consumed = await aggregator.handleBatch(batch.topic, batch.partition, records, Number(batch.highWatermark));
+      const consumed = await aggregator.handleBatch(batch.topic, batch.partition, records);
       if (consumed) {
         // Only moves kafkajs's fetch position (its next fetch starts after the last resolved
         // offset); nothing is committed to Kafka. After a seek the batch stays unresolved.

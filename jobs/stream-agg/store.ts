@@ -15,11 +15,9 @@ export interface PositionUpdate {
   from: number | null;
   to: number;
   maxEventTime: number | undefined;
-  /** Nothing was left to read in the partition at `to`. */
-  caughtUp: boolean;
 }
 
-/** Where a partition's log starts and ends in Kafka, when a member is assigned it. */
+/** Where a partition's log starts and ends in Kafka, fetched before a flush. */
 export interface PartitionEnds {
   topic: string;
   partition: number;
@@ -55,27 +53,22 @@ export async function ensureGroup(pool: pg.Pool, groupId: string, windowMs: numb
 
 /**
  * Registers the partitions a member was assigned (a row each, so a partition not read yet holds
- * the group's watermark back), notes which have nothing to read, and returns their stored
- * positions. A partition that still has records to read is not caught up, whatever it was.
+ * the group's watermark back from the start) and returns their stored positions.
  */
-export async function registerPartitions(pool: pg.Pool, groupId: string, partitions: readonly PartitionEnds[]): Promise<Map<string, StoredPosition>> {
+export async function registerPartitions(pool: pg.Pool, groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<Map<string, StoredPosition>> {
   const out = new Map<string, StoredPosition>();
   if (partitions.length === 0) return out;
+  await pool.query(
+    `INSERT INTO stream_agg_offsets (group_id, topic, partition, next_offset, max_event_time)
+     SELECT $1, p.topic, p.partition, NULL, NULL FROM unnest($2::text[], $3::int[]) AS p(topic, partition)
+     ON CONFLICT (group_id, topic, partition) DO NOTHING`,
+    [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition)],
+  );
   const { rows } = await pool.query<{ topic: string; partition: number; next_offset: string | null; max_ms: string | null }>(
-    `WITH p AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS p(topic, partition, low, high)),
-     known AS (
-       UPDATE stream_agg_offsets o SET caught_up = coalesce(o.next_offset, p.low) >= p.high FROM p
-        WHERE o.group_id = $1 AND o.topic = p.topic AND o.partition = p.partition
-       RETURNING o.topic, o.partition, o.next_offset, o.max_event_time),
-     added AS (
-       INSERT INTO stream_agg_offsets (group_id, topic, partition, next_offset, max_event_time, caught_up, active_at)
-       SELECT $1, p.topic, p.partition, NULL, NULL, p.low >= p.high, now() FROM p
-        WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.topic = p.topic AND k.partition = p.partition)
-       ON CONFLICT (group_id, topic, partition) DO NOTHING
-       RETURNING topic, partition, next_offset, max_event_time)
-     SELECT topic, partition, next_offset, (extract(epoch FROM max_event_time) * 1000)::bigint AS max_ms FROM known
-     UNION ALL SELECT topic, partition, next_offset, NULL FROM added`,
-    [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition), partitions.map((p) => p.low), partitions.map((p) => p.high)],
+    `SELECT o.topic, o.partition, o.next_offset, (extract(epoch FROM o.max_event_time) * 1000)::bigint AS max_ms
+       FROM stream_agg_offsets o JOIN unnest($2::text[], $3::int[]) AS p(topic, partition) ON o.topic = p.topic AND o.partition = p.partition
+      WHERE o.group_id = $1`,
+    [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition)],
   );
   for (const r of rows) {
     out.set(`${r.topic}\u0000${r.partition}`, { nextOffset: r.next_offset === null ? null : Number(r.next_offset), maxEventTime: r.max_ms === null ? undefined : Number(r.max_ms) });
@@ -132,6 +125,8 @@ export interface FlushInput {
   dedupeHorizonMs: number;
   delta: Delta;
   positions: readonly PositionUpdate[];
+  /** Where every partition of the group's topics ends in Kafka now (empty: unknown, Kafka unreachable). */
+  ends: readonly PartitionEnds[];
 }
 
 export interface FlushResult {
@@ -181,8 +176,8 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
 
     if (updates.length > 0) {
       const moved = await client.query(
-        `UPDATE stream_agg_offsets o SET next_offset = d.next_offset, max_event_time = ${ts('d.max_ms')}, caught_up = d.caught_up, active_at = now(), updated_at = now()
-           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::float8[], $7::bool[]) AS d(topic, partition, from_offset, next_offset, max_ms, caught_up)
+        `UPDATE stream_agg_offsets o SET next_offset = d.next_offset, max_event_time = ${ts('d.max_ms')}, active_at = now(), updated_at = now()
+           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::float8[]) AS d(topic, partition, from_offset, next_offset, max_ms)
           WHERE o.group_id = $1 AND o.topic = d.topic AND o.partition = d.partition AND o.next_offset IS NOT DISTINCT FROM d.from_offset`,
         [
           groupId,
@@ -191,7 +186,6 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
           updates.map((p) => p.from),
           updates.map((p) => p.to),
           updates.map((p) => p.maxEventTime ?? null),
-          updates.map((p) => p.caughtUp),
         ],
       );
       if (moved.rowCount !== updates.length) throw new FencedError(`stored offsets moved under this process (${moved.rowCount ?? 0} of ${updates.length} matched)`);
@@ -324,6 +318,18 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
       );
     }
 
+    // Caught up, for every partition of the group whoever owns it: what PostgreSQL holds reaches
+    // Kafka's end. A partition with records nobody has counted yet (its owner busy, dead or
+    // rebalancing) is never idle.
+    if (input.ends.length > 0) {
+      const e = input.ends;
+      await client.query(
+        `UPDATE stream_agg_offsets o SET caught_up = coalesce(o.next_offset, e.low) >= e.high
+           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS e(topic, partition, low, high)
+          WHERE o.group_id = $1 AND o.topic = e.topic AND o.partition = e.partition AND o.caught_up IS DISTINCT FROM (coalesce(o.next_offset, e.low) >= e.high)`,
+        [groupId, e.map((x) => x.topic), e.map((x) => x.partition), e.map((x) => x.low), e.map((x) => x.high)],
+      );
+    }
     const computed = await client.query<{ ms: string | null }>(
       `SELECT (extract(epoch FROM w.watermark) * 1000)::bigint AS ms FROM (${GROUP_WATERMARK_SQL}) w`,
       [groupId, input.latenessMs, input.idleTimeoutMs],

@@ -2,7 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka, Producer } from 'kafkajs';
 import pg from 'pg';
+import { parseEventTime, RECORD_HEADERS, type RecordType } from '../lib/contracts.js';
 import { createKafka, ensureTopics } from '../lib/kafka.js';
+import { bundledDataFile } from '../lib/paths.js';
+import { generatePosts, postRecords, DEFAULT_GENERATOR_OPTIONS } from '../emulate/generator.js';
+import { loadSeedPins } from '../emulate/seed-pins.js';
 import { createLogger } from '../lib/logger.js';
 import { waitFor } from '../test/lake.js';
 import { loadMigrations, migrate } from './migrations.js';
@@ -354,4 +358,191 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
     expect(users.reduce((sum, r) => sum + (r[2] as number), 0)).toBe(700);
     expect(await second.stop()).toBe(0);
   }, 240_000);
+
+  it('finalises the windows of a group with empty partitions once they are idle, and not before', async () => {
+    const topics = await freshTopics();
+    const group = uniqueName('g-agg-idle');
+    // Pins in two partitions of one topic; the third partition and the other topics stay empty.
+    await send(topics.pin, [
+      [T0 + 1 * SEC, pin('art', 'A', '1k', 'image'), 0],
+      [T0 + 2 * SEC, pin('art', 'B', '1k', 'image'), 1],
+      [T0 + 25 * SEC, pin('food', 'C', '1k', 'image'), 0],
+      [T0 + 26 * SEC, pin('food', 'D', '1k', 'image'), 1],
+    ]);
+    const started = Date.now();
+    const job = agg(topics, group, ['--window', '10s', '--allowed-lateness', '5s', '--idle-timeout', '8s']);
+    expect(await waitFor(async () => (await storedRecords(group)) === 4, 60_000)).toBe(true);
+    const storedAt = Date.now();
+    // The empty partitions hold the watermark back for the idle timeout (counted from their registration)...
+    const early = await groupWatermark(group);
+    // ...then every partition is idle, and the watermark is the last record's time minus the lateness.
+    expect(await waitFor(async () => (await groupWatermark(group)) === T0 + 21 * SEC, 8_000 + 5_000 + 15_000, 200)).toBe(true);
+    // (Unless the machine took most of the idle timeout to start the job and read four records.)
+    if (storedAt - started < 6_000) expect(early).toBeNull();
+    expect((await pinRows(group)).map((r) => [r.window_start, r.category, r.posts, r.final])).toEqual([
+      [iso(T0), 'art', 2, true],
+      [iso(T0 + 20 * SEC), 'food', 2, false],
+    ]);
+    expect(await job.stop()).toBe(0);
+  });
+
+  describe('the same answer whatever the read order, the members and their crashes', () => {
+    interface BacklogRecord {
+      type: RecordType;
+      partition: number;
+      timestamp: number;
+      key: string;
+      value: string;
+      eventId: string;
+    }
+
+    const WINDOW = ['--window', '10s', '--allowed-lateness', '10s', '--flush-interval-ms', '200', '--flush-records', '500'];
+    /** Longer than any pause below (a member joining, a partition held back), far shorter than the test. */
+    const IDLE = ['--idle-timeout', '15s'];
+    const POSTS = 2_400;
+
+    /**
+     * Emulated posts, 20 a second of event time, with the emulator's verbatim repeats and late geo
+     * events (2% each). The records of partition p (ind mod 3) are p × 3 minutes later in event
+     * time: read from scratch, the partitions are minutes apart, which a watermark over the
+     * partitions one process happens to read turns into records late by chance.
+     */
+    async function buildBacklog(): Promise<{ records: BacklogRecord[]; lateOnPurpose: Set<string> }> {
+      const seedPins = await loadSeedPins(bundledDataFile('pinterest_pin_sample.ndjson'));
+      const posts = generatePosts(seedPins, { ...DEFAULT_GENERATOR_OPTIONS, seed: 29, rate: 20, startTimeMs: T0, duplicateRate: 0.02, lateRate: 0.02 });
+      const records: BacklogRecord[] = [];
+      const lateOnPurpose = new Set<string>();
+      const firstSeen = new Set<number>();
+      for (let i = 0; i < POSTS; i += 1) {
+        const post = posts.next().value as Parameters<typeof postRecords>[0];
+        const ind = post.geo.ind;
+        const partition = ind % 3;
+        const shift = partition * 180_000;
+        const slot = T0 + i * 50;
+        const geoTime = parseEventTime(post.geo.timestamp) as number;
+        if (!firstSeen.has(ind) && geoTime < slot - 30_000) lateOnPurpose.add(String(ind));
+        firstSeen.add(ind);
+        for (const typed of postRecords(post)) {
+          const timestamp = (typed.type === 'geo' ? geoTime : slot) + shift;
+          records.push({ type: typed.type, partition, timestamp, key: String(ind), value: JSON.stringify(typed.record), eventId: `e-${i}-${typed.type}` });
+        }
+      }
+      return { records, lateOnPurpose };
+    }
+
+    async function produce(topics: Topics, records: readonly BacklogRecord[]): Promise<void> {
+      for (let from = 0; from < records.length; from += 500) {
+        const chunk = records.slice(from, from + 500);
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: (['pin', 'geo', 'user'] as const).map((type) => ({
+            topic: topics[type],
+            messages: chunk
+              .filter((r) => r.type === type)
+              .map((r) => ({ key: r.key, value: r.value, partition: r.partition, timestamp: String(r.timestamp), headers: { [RECORD_HEADERS.eventId]: r.eventId } })),
+          })),
+        });
+      }
+    }
+
+    /** The final rows of a group, and what it recorded as late (type and ind) and as repeats. */
+    async function outcome(group: string) {
+      const pins = (await pinRows(group)).filter((r) => r.final === true).map(({ final, ...r }) => r);
+      const geo = (await countRows('geo', group)).filter((r) => r[3] === true);
+      const users = (await countRows('user', group)).filter((r) => r[3] === true);
+      const late = await pool.query<{ topic: string; value: string }>('SELECT topic, value FROM stream_agg_late_events WHERE group_id = $1', [group]);
+      const repeats = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM stream_agg_repeats WHERE group_id = $1', [group]);
+      return {
+        pins,
+        geo,
+        users,
+        late: late.rows.map((r) => `${r.topic.split('-').at(-1) as string}:${String((JSON.parse(r.value) as { ind?: number; index?: number }).ind ?? (JSON.parse(r.value) as { index?: number }).index)}`).sort(),
+        repeats: repeats.rows[0]?.n,
+      };
+    }
+
+    /** Waits until a group has counted every record and, every partition idle, made final all it can. */
+    async function settled(group: string, records: number, lastWatermark: number): Promise<void> {
+      expect(await waitFor(async () => (await storedRecords(group)) === records, 150_000, 250)).toBe(true);
+      expect(await waitFor(async () => (await groupWatermark(group)) === lastWatermark, 60_000, 250)).toBe(true);
+    }
+
+    const stopAll = async (jobs: JobProcess[]) => {
+      for (const job of jobs) expect(await job.stop()).toBe(0);
+    };
+
+    it('gives identical final windows read by one member, by three started at different times, with one killed -9 and restarted, and with one partition held back; only the emulator\'s late records are late', async () => {
+      const { records, lateOnPurpose } = await buildBacklog();
+      const last = Math.max(...records.map((r) => r.timestamp)) - 10 * SEC;
+      const thirds = [records.slice(0, records.length / 3), records.slice(records.length / 3, (2 * records.length) / 3), records.slice((2 * records.length) / 3)] as const;
+      const groups = { one: uniqueName('g-agg-one'), three: uniqueName('g-agg-three'), killed: uniqueName('g-agg-killed'), held: uniqueName('g-agg-held') };
+      const storedAtLeast = (group: string, n: number) => waitFor(async () => (await storedRecords(group)) >= n, 90_000, 100);
+
+      const one = async () => {
+        const topics = await freshTopics();
+        await produce(topics, records);
+        const job = agg(topics, groups.one, [...WINDOW, ...IDLE]);
+        await settled(groups.one, records.length, last);
+        await stopAll([job]);
+      };
+      const three = async () => {
+        const topics = await freshTopics();
+        await produce(topics, thirds[0]);
+        const a = agg(topics, groups.three, [...WINDOW, ...IDLE]);
+        expect(await storedAtLeast(groups.three, thirds[0].length)).toBe(true);
+        const b = agg(topics, groups.three, [...WINDOW, ...IDLE]);
+        await produce(topics, thirds[1]);
+        expect(await storedAtLeast(groups.three, 2 * thirds[0].length)).toBe(true);
+        const c = agg(topics, groups.three, [...WINDOW, ...IDLE]);
+        await produce(topics, thirds[2]);
+        await settled(groups.three, records.length, last);
+        await stopAll([a, b, c]);
+      };
+      const killed = async () => {
+        const topics = await freshTopics();
+        const a = agg(topics, groups.killed, [...WINDOW, ...IDLE]);
+        const b = agg(topics, groups.killed, [...WINDOW, ...IDLE]);
+        await produce(topics, thirds[0]);
+        expect(await storedAtLeast(groups.killed, thirds[0].length)).toBe(true);
+        await produce(topics, thirds[1]);
+        a.child.kill('SIGKILL');
+        expect(await a.exited).toBe('SIGKILL');
+        await produce(topics, thirds[2]);
+        // The restarted member gets partitions once the killed one's session (30 s) expired.
+        const restarted = agg(topics, groups.killed, [...WINDOW, ...IDLE]);
+        await settled(groups.killed, records.length, last);
+        await stopAll([b, restarted]);
+      };
+      const held = async () => {
+        const topics = await freshTopics();
+        const isHeld = (r: BacklogRecord, i: number) => r.partition === 2 && i >= records.length / 4;
+        const early = records.filter((r, i) => !isHeld(r, i));
+        await produce(topics, early);
+        const job = agg(topics, groups.held, [...WINDOW, ...IDLE]);
+        expect(await storedAtLeast(groups.held, early.length)).toBe(true);
+        // Held back: every other partition is read to its end while partition 2 waits.
+        await new Promise((r) => setTimeout(r, 4_000));
+        await produce(topics, records.filter(isHeld));
+        await settled(groups.held, records.length, last);
+        await stopAll([job]);
+      };
+      await Promise.all([one(), three(), killed(), held()]);
+
+      const reference = await outcome(groups.one);
+      expect(reference.pins.length).toBeGreaterThan(100);
+      // Every post once: 2% of the posts were repeats of earlier ones, dropped by their keys.
+      const distinctPosts = new Set(records.filter((r) => r.type === 'pin').map((r) => r.key)).size;
+      // The last windows stay open (the watermark is the highest time minus the lateness), so all rows count here.
+      const counted = (await pinRows(groups.one)).reduce((sum, r) => sum + (r.posts as number), 0);
+      expect(counted + reference.late.filter((l) => l.startsWith('pin:')).length).toBe(distinctPosts);
+      expect(reference.repeats).toBe(3 * (POSTS - distinctPosts));
+      // Late: only geo events the emulator made late on purpose, and most of them.
+      expect(reference.late.length).toBeGreaterThan(0.8 * lateOnPurpose.size);
+      for (const l of reference.late) {
+        expect(l).toMatch(/^geo:/);
+        expect(lateOnPurpose.has(l.slice('geo:'.length))).toBe(true);
+      }
+      for (const group of [groups.three, groups.killed, groups.held]) expect(await outcome(group)).toEqual(reference);
+    }, 420_000);
+  });
 });

@@ -39,8 +39,12 @@ export function serviceEnv(): Record<string, string> {
   };
 }
 
+let named = 0;
+
+/** A name no other test run, and no other call in this process, has: names made in the same millisecond differ too. */
 export function uniqueName(prefix: string): string {
-  return `${prefix}_${process.pid}_${Date.now().toString(36)}`;
+  named += 1;
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${named}`;
 }
 
 /**

@@ -7,9 +7,9 @@ ALTER TABLE stream_agg_groups ADD COLUMN IF NOT EXISTS watermark timestamptz;
 
 -- Every partition of the group has a row from the moment a member is assigned it, so a
 -- partition not read yet holds the watermark back. next_offset is null until a first flush.
--- caught_up: nothing was left to read at the last flush (or the partition was empty when
--- assigned); active_at: when it last moved. A caught-up partition that has not moved for
--- --idle-timeout is idle and does not hold the watermark back.
+-- caught_up: what the group counted reaches Kafka's end of the partition, as every flush checks
+-- for all partitions; active_at: when it last moved (or was registered). A caught-up partition
+-- that has not moved for --idle-timeout is idle and does not hold the watermark back.
 ALTER TABLE stream_agg_offsets ALTER COLUMN next_offset DROP NOT NULL;
 ALTER TABLE stream_agg_offsets ADD COLUMN IF NOT EXISTS caught_up boolean NOT NULL DEFAULT false;
 ALTER TABLE stream_agg_offsets ADD COLUMN IF NOT EXISTS active_at timestamptz NOT NULL DEFAULT now();
