@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Argv } from 'yargs';
-import { option, validateSettings } from '../lib/config.js';
+import { option, validateSettings, withTopicOptions, type TopicOptions } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { assertLakeDate } from '../lib/lake.js';
 
@@ -19,7 +19,7 @@ export const TransformSettings = Type.Object({
   allowEmpty: Type.Boolean(),
   keepTemp: Type.Boolean(),
 });
-export type TransformOptions = Static<typeof TransformSettings> & { date: string };
+export type TransformOptions = Static<typeof TransformSettings> & { date: string } & TopicOptions;
 
 /** `--date`: a real calendar day; reported as a configuration error (exit 2) otherwise. */
 export function checkDate(value: unknown): string {
@@ -45,7 +45,7 @@ export function withDateOption<T>(y: Argv<T>): Argv<T & { date: string }> {
 }
 
 export function transformOptions<T>(y: Argv<T>) {
-  return withDateOption(y)
+  return withTopicOptions(withDateOption(y))
     .options({
       ...option('memory-limit', { type: 'string', description: 'DuckDB memory_limit; a bigger day spills to --temp-dir', default: '2GB', group: 'Transform:' }),
       ...option('threads', { type: 'number', description: 'DuckDB worker threads', default: 2, group: 'Transform:' }),

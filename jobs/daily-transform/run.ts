@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { RECORD_TYPES, TOPICS, type RecordType } from '../lib/contracts.js';
+import { RECORD_TYPES, type RecordType } from '../lib/contracts.js';
+import { topicsOf } from '../lib/config.js';
 import { DependencyError, InputError, InterruptedError, PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import { pushBatchMetrics } from '../lib/metrics.js';
@@ -40,6 +41,7 @@ async function putReport(s3: S3Client, bucket: string, report: QualityReport): P
 
 export async function runDailyTransform(options: DailyTransformOptions, { logger, signal }: JobContext): Promise<void> {
   const { date, s3Bucket: bucket } = options;
+  const topics = topicsOf(options);
   const s3 = createS3Client(options);
   const started = Date.now();
   const checkpoint = (): void => {
@@ -53,9 +55,9 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
   try {
     const rawKeys = {} as Record<RecordType, string[]>;
     for (const type of RECORD_TYPES) {
-      rawKeys[type] = (await listKeys(s3, bucket, rawDayPrefix(TOPICS[type], date))).filter((k) => k.endsWith(RAW_EXTENSION));
+      rawKeys[type] = (await listKeys(s3, bucket, rawDayPrefix(topics[type], date))).filter((k) => k.endsWith(RAW_EXTENSION));
     }
-    const missing = RECORD_TYPES.filter((t) => rawKeys[t].length === 0).map((t) => `raw/${TOPICS[t]}/dt=${date}/`);
+    const missing = RECORD_TYPES.filter((t) => rawKeys[t].length === 0).map((t) => `raw/${topics[t]}/dt=${date}/`);
     if (missing.length > 0 && !options.allowEmpty) {
       throw new InputError(`no raw data for ${date}: nothing under ${missing.map((m) => `s3://${bucket}/${m}`).join(', ')} (pass --allow-empty to process an empty day)`, {
         notFound: true,

@@ -297,7 +297,8 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
       );
     }
     if (delta.seen.length > 0) {
-      const n = delta.seen;
+      // A key can start over within one delta (another day, or past the horizon): its last copy is the one to keep.
+      const n = [...new Map(delta.seen.map((x) => [`${x.topic}\u0000${x.partition}\u0000${x.key}`, x])).values()];
       // A key seen again on another day, or beyond the horizon, starts over as a new first copy.
       await client.query(
         `INSERT INTO stream_agg_seen_keys AS s (group_id, topic, partition, record_key, seen_at, event_day, kafka_offset, event_id)

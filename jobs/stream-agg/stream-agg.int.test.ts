@@ -447,7 +447,7 @@ describe('stream-agg against real Kafka and PostgreSQL', () => {
 
     /** The final rows of a group, and what it recorded as late (type and ind) and as repeats. */
     async function outcome(group: string) {
-      const pins = (await pinRows(group)).filter((r) => r.final === true).map(({ final, ...r }) => r);
+      const pins = (await pinRows(group)).filter((r) => r.final === true);
       const geo = (await countRows('geo', group)).filter((r) => r[3] === true);
       const users = (await countRows('user', group)).filter((r) => r[3] === true);
       const late = await pool.query<{ topic: string; value: string }>('SELECT topic, value FROM stream_agg_late_events WHERE group_id = $1', [group]);

@@ -1,0 +1,190 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readParquet } from './daily-transform/test/parquet.js';
+import { createKafka } from './lib/kafka.js';
+import { curatedPartitionPrefix } from './lib/lake.js';
+import { createLogger } from './lib/logger.js';
+import { createS3Client, ensureBucket } from './lib/s3.js';
+import { runCli } from './test/cli.js';
+import { listKeys, readObjectLines, waitFor, type LakeLine } from './test/lake.js';
+import { startJob, type JobProcess } from './test/process.js';
+import { privateBucket, privateTopics, serviceEnv, serviceSettings, topicEnv, uniqueName } from './test/services.js';
+
+/**
+ * The live windows and the next morning's batch agree: emulate → ingest → Kafka, then s3-sink →
+ * lake → daily-transform on one side and stream-agg → PostgreSQL on the other, every part real.
+ * For each day, the final windows per category plus the late records stream-agg recorded equal
+ * the curated pins per category, exactly; the same for geo events per country. This is the
+ * contract `pinpipe reconcile` checks every day.
+ */
+const settings = { ...serviceSettings(), s3Bucket: privateBucket('it-agree') };
+const s3 = createS3Client(settings);
+const TOPICS = privateTopics('it-agree');
+const GROUP = uniqueName('it-agree-agg');
+const env = { ...serviceEnv(), ...topicEnv(TOPICS), PINPIPE_S3_BUCKET: settings.s3Bucket };
+const PORT = 18_089;
+const URL = `http://127.0.0.1:${PORT}`;
+const KEY = 'agreement-test-key';
+const LATENESS_MS = 10_000;
+const running: JobProcess[] = [];
+let pool: pg.Pool;
+
+function start(args: string[]): JobProcess {
+  const job = startJob(args, env);
+  running.push(job);
+  return job;
+}
+
+beforeAll(async () => {
+  await ensureBucket(s3, settings.s3Bucket);
+  pool = new pg.Pool({ connectionString: settings.pgUrl, max: 2 });
+  start(['ingest', '--port', String(PORT), '--api-keys', KEY]);
+  expect(await waitFor(async () => (await fetch(`${URL}/readyz`).catch(() => undefined))?.status === 200, 60_000, 300)).toBe(true);
+  start(['s3-sink', '--topics', Object.values(TOPICS).join(','), '--group-id', `${GROUP}-sink`, '--metrics-port', '0', '--flush-idle-ms', '1000']);
+  start(['stream-agg', '--group-id', GROUP, '--metrics-port', '0', '--window', '1m', '--allowed-lateness', `${LATENESS_MS}ms`, '--idle-timeout', '3s', '--flush-interval-ms', '250']);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop()));
+  await pool.end();
+  s3.destroy();
+});
+
+async function kafkaRecords(): Promise<number> {
+  const admin = createKafka(settings, createLogger('test', 'error')).admin();
+  await admin.connect();
+  try {
+    let total = 0;
+    for (const topic of Object.values(TOPICS)) for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high);
+    return total;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function lakeLines(): Promise<LakeLine[]> {
+  const keys = (await Promise.all(Object.values(TOPICS).map((t) => listKeys(s3, settings.s3Bucket, `raw/${t}/`)))).flat();
+  return (await Promise.all(keys.map((key) => readObjectLines(s3, settings.s3Bucket, key)))).flat();
+}
+
+async function stored(): Promise<number> {
+  const { rows } = await pool.query<{ n: string | null }>('SELECT sum(next_offset) AS n FROM stream_agg_offsets WHERE group_id = $1', [GROUP]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function watermark(): Promise<number> {
+  const { rows } = await pool.query<{ ms: string | null }>('SELECT (extract(epoch FROM watermark) * 1000)::bigint AS ms FROM stream_agg_groups WHERE group_id = $1', [GROUP]);
+  return Number(rows[0]?.ms ?? Number.NaN);
+}
+
+/** "day|key" → count, from rows of [day, key, n]. */
+function tally(rows: ReadonlyArray<{ day: string; key: string; n: number | string }>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of rows) out.set(`${r.day}|${r.key}`, (out.get(`${r.day}|${r.key}`) ?? 0) + Number(r.n));
+  return out;
+}
+
+const sorted = (m: Map<string, number>) => [...m.entries()].filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : 1));
+
+/** A curated table's rows of one day, grouped in DuckDB. */
+async function curated(table: 'pins' | 'posts' | 'geo', day: string, column: string, dir: string): Promise<Array<{ day: string; key: string; n: number }>> {
+  const out: Array<{ day: string; key: string; n: number }> = [];
+  for (const key of await listKeys(s3, settings.s3Bucket, curatedPartitionPrefix(table, day))) {
+    if (!key.endsWith('.parquet')) continue;
+    const body = await s3.send(new GetObjectCommand({ Bucket: settings.s3Bucket, Key: key }));
+    const file = join(dir, key.replace(/[^\w.-]/g, '_'));
+    await writeFile(file, await (body.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    for (const r of await readParquet(file, `SELECT ${column} AS key, count(*) AS n FROM t GROUP BY 1`)) out.push({ day, key: String(r.key), n: Number(r.n) });
+  }
+  return out;
+}
+
+describe('stream windows against the daily batch', () => {
+  it('per day, final windows plus recorded late events equal the curated pins per category and geo per country, with repeats and client retries counted once', async () => {
+    const firstInd = 7_000_000_000 + (Date.now() % 1_000_000) * 1_000;
+    const posts = 3_000;
+    // Repeats, out-of-order and late geo events (1-10 minutes behind), 2% each.
+    const emulated = await runCli(
+      ['emulate', '--count', String(posts), '--rate', '300', '--seed', '17', '--first-ind', String(firstInd), '--duplicate-rate', '0.02', '--late-rate', '0.02', '--start-time', 'now', '--ingest-url', URL, '--api-key', KEY, '--batch-size', '200'],
+      env,
+      120_000,
+    );
+    expect(emulated.code, emulated.stderr).toBe(0);
+
+    // A client that got no answer sends its batch again, with the same event ids.
+    const retryInd = firstInd + posts + 10;
+    const now = new Date().toISOString().replace('T', ' ').slice(0, 19);
+    const lines = Array.from({ length: 5 }, (_, i) => {
+      const ind = retryInd + i;
+      return [
+        { type: 'pin', eventId: `retry-${ind}-pin`, record: { index: ind, unique_id: `retry-${ind}`, title: 't', description: 'd', poster_name: 'Ada', follower_count: '1k', tag_list: 'x', is_image_or_video: 'image', image_src: 's', downloaded: 1, save_location: 'Local save in /x', category: 'art' } },
+        { type: 'geo', eventId: `retry-${ind}-geo`, record: { ind, timestamp: now, latitude: 1, longitude: 2, country: 'Chile' } },
+        { type: 'user', eventId: `retry-${ind}-user`, record: { ind, first_name: 'Ada', last_name: 'L', age: 30, date_joined: '2016-01-02 03:04:05' } },
+      ];
+    }).flat();
+    const body = `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const response = await fetch(`${URL}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' }, body });
+      expect(response.status).toBe(200);
+    }
+
+    // Everything counted, then one geo event five minutes ahead: once every other partition is
+    // idle, the watermark passes the end of every window the emulation filled.
+    expect(await waitFor(async () => (await stored()) === (await kafkaRecords()), 120_000, 500)).toBe(true);
+    const closingTime = Date.now() + 5 * 60_000;
+    const closing = { type: 'geo', record: { ind: firstInd + posts + 100, timestamp: new Date(closingTime).toISOString().replace('T', ' ').slice(0, 19), latitude: 0, longitude: 0, country: 'Closing' } };
+    expect((await fetch(`${URL}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify(closing)}\n` })).status).toBe(200);
+    const total = await kafkaRecords();
+    expect(total).toBe(posts * 3 + 30 + 1);
+    expect(await waitFor(async () => (await stored()) === total && (await watermark()) >= Math.floor(closingTime / 1000) * 1000 - LATENESS_MS, 60_000, 500)).toBe(true);
+    expect(await waitFor(async () => (await lakeLines()).length === total, 120_000, 1_000)).toBe(true);
+    const lake = await lakeLines();
+    // The lake keeps both copies of the retried batch, with the same event ids.
+    expect(lake.filter((l) => String(l.event_id).startsWith('retry-')).length).toBe(30);
+
+    const days = [...new Set(lake.map((l) => new Date(l.timestamp as number).toISOString().slice(0, 10)))].sort();
+    const dir = await mkdtemp(join(tmpdir(), 'pinpipe-agree-'));
+    const batchPins: Array<{ day: string; key: string; n: number }> = [];
+    const batchPosts: Array<{ day: string; key: string; n: number }> = [];
+    const batchGeo: Array<{ day: string; key: string; n: number }> = [];
+    try {
+      for (const day of days) {
+        const run = await runCli(['daily-transform', '--date', day, '--allow-empty'], env, 180_000);
+        expect(run.code, run.stderr).toBe(0);
+        batchPins.push(...(await curated('pins', day, 'category', dir)));
+        batchPosts.push(...(await curated('posts', day, 'category', dir)));
+        batchGeo.push(...(await curated('geo', day, 'country', dir)));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    const utcDay = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')`;
+    const streamPins = await pool.query(`SELECT ${utcDay('window_start')} AS day, category AS key, sum(posts) AS n FROM stream_agg_pin_window WHERE group_id = $1 AND final GROUP BY 1, 2`, [GROUP]);
+    const streamGeo = await pool.query(`SELECT ${utcDay('window_start')} AS day, country AS key, sum(events) AS n FROM stream_agg_geo_window WHERE group_id = $1 AND final GROUP BY 1, 2`, [GROUP]);
+    const late = await pool.query(
+      `SELECT ${utcDay('event_time')} AS day, topic, coalesce(value::json->>'category', value::json->>'country') AS key, count(*) AS n FROM stream_agg_late_events WHERE group_id = $1 GROUP BY 1, 2, 3`,
+      [GROUP],
+    );
+    const repeats = await pool.query<{ reason: string; n: number }>('SELECT reason, count(*)::int AS n FROM stream_agg_repeats WHERE group_id = $1 GROUP BY 1 ORDER BY 1', [GROUP]);
+
+    const lateGeo = late.rows.filter((r) => r.topic === TOPICS.geo);
+    expect(late.rows.filter((r) => r.topic !== TOPICS.geo)).toEqual([]); // pins and users carry ingest time: never late
+    expect(lateGeo.length).toBeGreaterThan(0);
+    // Pins: the day's final windows are every curated pin of the day.
+    expect(sorted(tally(streamPins.rows))).toEqual(sorted(tally(batchPins)));
+    // Geo: final windows plus the late events are every curated geo event; the closing one's window is still open.
+    const batchGeoCounted = batchGeo.filter((r) => r.key !== 'Closing');
+    expect(sorted(tally([...streamGeo.rows, ...lateGeo]))).toEqual(sorted(tally(batchGeoCounted)));
+    // A post is a pin with its geo and user of the same day: the same counts unless a late geo event fell on the day before.
+    if (days.length === 1) expect(sorted(tally(batchPosts))).toEqual(sorted(tally(batchPins)));
+    // The retried batch was counted once: its second copy is a retry (same event ids); the emulator's repeats are repeats.
+    expect(repeats.rows.find((r) => r.reason === 'retry')?.n).toBe(15);
+    expect(repeats.rows.find((r) => r.reason === 'repeat')?.n).toBeGreaterThan(0);
+    expect(sorted(tally(batchPins)).reduce((sum, [, n]) => sum + n, 0)).toBe(new Set(lake.filter((l) => l.topic === TOPICS.pin).map((l) => l.record.unique_id)).size);
+  }, 480_000);
+});
