@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,9 @@ const GROUP = uniqueName('it-agree-agg');
 const env = { ...serviceEnv(), ...topicEnv(TOPICS), PINPIPE_S3_BUCKET: settings.s3Bucket };
 const PORT = 18_089;
 const URL = `http://127.0.0.1:${PORT}`;
+/** An ingest that gives up on Kafka after one second: a stalled broker makes it answer 503 for records Kafka then stores. */
+const IMPATIENT_PORT = 18_090;
+const IMPATIENT_URL = `http://127.0.0.1:${IMPATIENT_PORT}`;
 const KEY = 'agreement-test-key';
 const LATENESS_MS = 10_000;
 const running: JobProcess[] = [];
@@ -43,7 +47,8 @@ beforeAll(async () => {
   await ensureBucket(s3, settings.s3Bucket);
   pool = new pg.Pool({ connectionString: settings.pgUrl, max: 2 });
   start(['ingest', '--port', String(PORT), '--api-keys', KEY]);
-  expect(await waitFor(async () => (await fetch(`${URL}/readyz`).catch(() => undefined))?.status === 200, 60_000, 300)).toBe(true);
+  start(['ingest', '--port', String(IMPATIENT_PORT), '--api-keys', KEY, '--produce-timeout-ms', '1000']);
+  for (const url of [URL, IMPATIENT_URL]) expect(await waitFor(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 60_000, 300)).toBe(true);
   start(['s3-sink', '--topics', Object.values(TOPICS).join(','), '--group-id', `${GROUP}-sink`, '--metrics-port', '0', '--flush-idle-ms', '1000']);
   start(['stream-agg', '--group-id', GROUP, '--metrics-port', '0', '--window', '1m', '--allowed-lateness', `${LATENESS_MS}ms`, '--idle-timeout', '3s', '--flush-interval-ms', '250']);
 }, 120_000);
@@ -115,22 +120,42 @@ describe('stream windows against the daily batch', () => {
     );
     expect(emulated.code, emulated.stderr).toBe(0);
 
-    // A client that got no answer sends its batch again, with the same event ids.
-    const retryInd = firstInd + posts + 10;
     const now = new Date().toISOString().replace('T', ' ').slice(0, 19);
-    const lines = Array.from({ length: 5 }, (_, i) => {
-      const ind = retryInd + i;
-      return [
-        { type: 'pin', eventId: `retry-${ind}-pin`, record: { index: ind, unique_id: `retry-${ind}`, title: 't', description: 'd', poster_name: 'Ada', follower_count: '1k', tag_list: 'x', is_image_or_video: 'image', image_src: 's', downloaded: 1, save_location: 'Local save in /x', category: 'art' } },
-        { type: 'geo', eventId: `retry-${ind}-geo`, record: { ind, timestamp: now, latitude: 1, longitude: 2, country: 'Chile' } },
-        { type: 'user', eventId: `retry-${ind}-user`, record: { ind, first_name: 'Ada', last_name: 'L', age: 30, date_joined: '2016-01-02 03:04:05' } },
-      ];
-    }).flat();
-    const body = `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      const response = await fetch(`${URL}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' }, body });
-      expect(response.status).toBe(200);
+    /** Five posts as batch lines with the client's own event ids. */
+    const batch = (tag: string, firstOfBatch: number) =>
+      `${Array.from({ length: 5 }, (_, i) => {
+        const ind = firstOfBatch + i;
+        return [
+          { type: 'pin', eventId: `${tag}-${ind}-pin`, record: { index: ind, unique_id: `${tag}-${ind}`, title: 't', description: 'd', poster_name: 'Ada', follower_count: '1k', tag_list: 'x', is_image_or_video: 'image', image_src: 's', downloaded: 1, save_location: 'Local save in /x', category: 'art' } },
+          { type: 'geo', eventId: `${tag}-${ind}-geo`, record: { ind, timestamp: now, latitude: 1, longitude: 2, country: 'Chile' } },
+          { type: 'user', eventId: `${tag}-${ind}-user`, record: { ind, first_name: 'Ada', last_name: 'L', age: 30, date_joined: '2016-01-02 03:04:05' } },
+        ];
+      })
+        .flat()
+        .map((l) => JSON.stringify(l))
+        .join('\n')}\n`;
+    const postBatch = (url: string, body: string) =>
+      fetch(`${url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' }, body, signal: AbortSignal.timeout(30_000) });
+
+    // A client that got no answer sends its batch again, with the same event ids.
+    const retried = batch('retry', firstInd + posts + 10);
+    for (let attempt = 0; attempt < 2; attempt += 1) expect((await postBatch(URL, retried)).status).toBe(200);
+
+    // A produce that times out: Kafka stalls (SIGSTOP), ingest answers 503 after its one-second
+    // bound, Kafka then stores the records it had received, and the client sends the batch again.
+    const kafkaPid = Number(/kafka +up \(pid (\d+)/.exec(execFileSync('stack/stack.sh', ['status', 'kafka'], { encoding: 'utf8' }))?.[1]);
+    expect(kafkaPid).toBeGreaterThan(0);
+    const timedOut = batch('timeout', firstInd + posts + 20);
+    process.kill(kafkaPid, 'SIGSTOP');
+    let first: number;
+    try {
+      first = (await postBatch(IMPATIENT_URL, timedOut)).status;
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      process.kill(kafkaPid, 'SIGCONT');
     }
+    expect(first).toBe(503);
+    expect(await waitFor(async () => (await postBatch(IMPATIENT_URL, timedOut).catch(() => undefined))?.status === 200, 60_000, 1_000)).toBe(true);
 
     // Everything counted, then one geo event five minutes ahead: once every other partition is
     // idle, the watermark passes the end of every window the emulation filled.
@@ -139,12 +164,15 @@ describe('stream windows against the daily batch', () => {
     const closing = { type: 'geo', record: { ind: firstInd + posts + 100, timestamp: new Date(closingTime).toISOString().replace('T', ' ').slice(0, 19), latitude: 0, longitude: 0, country: 'Closing' } };
     expect((await fetch(`${URL}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify(closing)}\n` })).status).toBe(200);
     const total = await kafkaRecords();
-    expect(total).toBe(posts * 3 + 30 + 1);
+    // The retried batch twice; the timed-out one once or twice, as Kafka took it before it stalled.
+    expect(total).toBeGreaterThanOrEqual(posts * 3 + 30 + 15 + 1);
     expect(await waitFor(async () => (await stored()) === total && (await watermark()) >= Math.floor(closingTime / 1000) * 1000 - LATENESS_MS, 60_000, 500)).toBe(true);
     expect(await waitFor(async () => (await lakeLines()).length === total, 120_000, 1_000)).toBe(true);
     const lake = await lakeLines();
     // The lake keeps both copies of the retried batch, with the same event ids.
     expect(lake.filter((l) => String(l.event_id).startsWith('retry-')).length).toBe(30);
+    const timedOutCopies = lake.filter((l) => String(l.event_id).startsWith('timeout-')).length;
+    expect(timedOutCopies).toBeGreaterThanOrEqual(15);
 
     const days = [...new Set(lake.map((l) => new Date(l.timestamp as number).toISOString().slice(0, 10)))].sort();
     const dir = await mkdtemp(join(tmpdir(), 'pinpipe-agree-'));
@@ -183,7 +211,7 @@ describe('stream windows against the daily batch', () => {
     // A post is a pin with its geo and user of the same day: the same counts unless a late geo event fell on the day before.
     if (days.length === 1) expect(sorted(tally(batchPosts))).toEqual(sorted(tally(batchPins)));
     // The retried batch was counted once: its second copy is a retry (same event ids); the emulator's repeats are repeats.
-    expect(repeats.rows.find((r) => r.reason === 'retry')?.n).toBe(15);
+    expect(repeats.rows.find((r) => r.reason === 'retry')?.n).toBe(30 - 15 + (timedOutCopies - 15));
     expect(repeats.rows.find((r) => r.reason === 'repeat')?.n).toBeGreaterThan(0);
     expect(sorted(tally(batchPins)).reduce((sum, [, n]) => sum + n, 0)).toBe(new Set(lake.filter((l) => l.topic === TOPICS.pin).map((l) => l.record.unique_id)).size);
   }, 480_000);

@@ -306,7 +306,7 @@ export class Aggregator {
         const client = await this.options.pool.connect();
         let broken: Error | undefined;
         try {
-          return await flush(client, { groupId, windowMs, latenessMs, idleTimeoutMs, dedupeHorizonMs, delta, positions: updates, ends });
+          return await flush(client, { groupId, windowMs, latenessMs, idleTimeoutMs, dedupeHorizonMs, delta, positions: updates, ends, topics: [...this.options.topics.keys()] });
         } catch (error) {
           // A connection that failed mid-transaction is not handed out again.
           if (!(error instanceof FencedError)) broken = error as Error;

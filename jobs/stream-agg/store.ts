@@ -125,6 +125,8 @@ export interface FlushInput {
   dedupeHorizonMs: number;
   delta: Delta;
   positions: readonly PositionUpdate[];
+  /** The topics the group reads now: rows of topics it no longer reads do not hold its watermark back. */
+  topics: readonly string[];
   /** Where every partition of the group's topics ends in Kafka now (empty: unknown, Kafka unreachable). */
   ends: readonly PartitionEnds[];
 }
@@ -151,7 +153,7 @@ const GROUP_WATERMARK_SQL = `
       WHEN bool_or(NOT idle AND max_event_time IS NULL) THEN NULL
       ELSE min(max_event_time) FILTER (WHERE NOT idle) END - $2 * interval '1 millisecond' AS watermark
     FROM (SELECT max_event_time, caught_up AND active_at <= now() - $3 * interval '1 millisecond' AS idle
-            FROM stream_agg_offsets WHERE group_id = $1) p`;
+            FROM stream_agg_offsets WHERE group_id = $1 AND topic = ANY($4::text[])) p`;
 
 /**
  * One flush = one transaction, taken in turn by every member of the group (the group row's lock):
@@ -333,7 +335,7 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
     }
     const computed = await client.query<{ ms: string | null }>(
       `SELECT (extract(epoch FROM w.watermark) * 1000)::bigint AS ms FROM (${GROUP_WATERMARK_SQL}) w`,
-      [groupId, input.latenessMs, input.idleTimeoutMs],
+      [groupId, input.latenessMs, input.idleTimeoutMs, input.topics],
     );
     const now = computed.rows[0]?.ms;
     const watermark = Math.max(storedWatermark, now === null || now === undefined ? Number.NEGATIVE_INFINITY : Number(now));
