@@ -97,8 +97,9 @@ export class SeenKeys {
     return undefined;
   }
 
-  /** Restores a copy loaded from PostgreSQL; loads come in seenAt order. */
+  /** Restores a copy loaded from PostgreSQL; loads come in offset order, and a later copy of a key replaces an earlier one. */
   restore(key: string, copy: SeenCopy): void {
+    this.byKey.delete(key);
     this.byKey.set(key, copy);
   }
 

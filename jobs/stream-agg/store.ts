@@ -83,6 +83,9 @@ export async function groupWatermark(pool: pg.Pool, groupId: string): Promise<nu
   return ms === null || ms === undefined ? Number.NEGATIVE_INFINITY : Number(ms);
 }
 
+/** A first copy as stored in a row of stream_agg_seen_keys: [key, seenAt, day, offset, eventId]. */
+type StoredCopy = [string, number, number, number, string | null];
+
 /** The dedupe state of some partitions, oldest first, from `since` (epoch ms of stream time) on. */
 export async function loadSeenKeys(
   pool: pg.Pool,
@@ -90,19 +93,21 @@ export async function loadSeenKeys(
   partitions: ReadonlyArray<{ topic: string; partition: number; since: number }>,
 ): Promise<Array<{ topic: string; partition: number; key: string; copy: SeenCopy }>> {
   if (partitions.length === 0) return [];
-  const { rows } = await pool.query<{ topic: string; partition: number; record_key: string; seen_ms: string; event_day: number; kafka_offset: string; event_id: string | null }>(
-    `SELECT s.topic, s.partition, s.record_key, (extract(epoch FROM s.seen_at) * 1000)::bigint AS seen_ms, s.event_day, s.kafka_offset, s.event_id
+  const { rows } = await pool.query<{ topic: string; partition: number; copies: string; since: number | null }>(
+    `SELECT s.topic, s.partition, s.copies, p.since
        FROM stream_agg_seen_keys s JOIN unnest($2::text[], $3::int[], $4::float8[]) AS p(topic, partition, since) ON s.topic = p.topic AND s.partition = p.partition
-      WHERE s.group_id = $1 AND (p.since IS NULL OR s.seen_at >= ${ts('p.since')})
-      ORDER BY s.topic, s.partition, s.seen_at, s.kafka_offset`,
+      WHERE s.group_id = $1 AND (p.since IS NULL OR s.newest_seen_at >= ${ts('p.since')})
+      ORDER BY s.topic, s.partition, s.first_offset`,
     [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition), partitions.map((p) => (Number.isFinite(p.since) ? p.since : null))],
   );
-  return rows.map((r) => ({
-    topic: r.topic,
-    partition: r.partition,
-    key: r.record_key,
-    copy: { seenAt: Number(r.seen_ms), day: r.event_day, offset: Number(r.kafka_offset), eventId: r.event_id },
-  }));
+  const out: Array<{ topic: string; partition: number; key: string; copy: SeenCopy }> = [];
+  for (const r of rows) {
+    const since = r.since ?? Number.NEGATIVE_INFINITY;
+    for (const [key, seenAt, day, offset, eventId] of JSON.parse(r.copies) as StoredCopy[]) {
+      if (seenAt >= since) out.push({ topic: r.topic, partition: r.partition, key, copy: { seenAt, day, offset, eventId } });
+    }
+  }
+  return out;
 }
 
 /** Window starts (epoch ms) that have rows not yet final. */
@@ -299,16 +304,26 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
       );
     }
     if (delta.seen.length > 0) {
-      // A key can start over within one delta (another day, or past the horizon): its last copy is the one to keep.
-      const n = [...new Map(delta.seen.map((x) => [`${x.topic}\u0000${x.partition}\u0000${x.key}`, x])).values()];
-      // A key seen again on another day, or beyond the horizon, starts over as a new first copy.
+      // One row per partition: the copies in offset order (a key that starts over later in the
+      // same flush, on another day or past the horizon, is restored last and so wins).
+      const chunks = new Map<string, { topic: string; partition: number; first: number; newest: number; copies: StoredCopy[] }>();
+      for (const x of delta.seen) {
+        const k = `${x.topic}\u0000${x.partition}`;
+        let chunk = chunks.get(k);
+        if (chunk === undefined) {
+          chunk = { topic: x.topic, partition: x.partition, first: x.offset, newest: x.seenAt, copies: [] };
+          chunks.set(k, chunk);
+        }
+        if (x.seenAt > chunk.newest) chunk.newest = x.seenAt;
+        chunk.copies.push([x.key, x.seenAt, x.day, x.offset, x.eventId]);
+      }
+      const c = [...chunks.values()];
       await client.query(
-        `INSERT INTO stream_agg_seen_keys AS s (group_id, topic, partition, record_key, seen_at, event_day, kafka_offset, event_id)
-         SELECT $1, d.topic, d.partition, d.k, ${ts('d.seen')}, d.day, d.kafka_offset, d.eid
-           FROM unnest($2::text[], $3::int[], $4::text[], $5::float8[], $6::int[], $7::bigint[], $8::text[]) AS d(topic, partition, k, seen, day, kafka_offset, eid)
-         ON CONFLICT (group_id, topic, partition, record_key) DO UPDATE SET
-           seen_at = EXCLUDED.seen_at, event_day = EXCLUDED.event_day, kafka_offset = EXCLUDED.kafka_offset, event_id = EXCLUDED.event_id`,
-        [groupId, n.map((x) => x.topic), n.map((x) => x.partition), n.map((x) => x.key), n.map((x) => x.seenAt), n.map((x) => x.day), n.map((x) => x.offset), n.map((x) => x.eventId)],
+        `INSERT INTO stream_agg_seen_keys (group_id, topic, partition, first_offset, newest_seen_at, copies)
+         SELECT $1, d.topic, d.partition, d.first_offset, ${ts('d.newest')}, d.copies
+           FROM unnest($2::text[], $3::int[], $4::bigint[], $5::float8[], $6::text[]) AS d(topic, partition, first_offset, newest, copies)
+         ON CONFLICT DO NOTHING`,
+        [groupId, c.map((x) => x.topic), c.map((x) => x.partition), c.map((x) => x.first), c.map((x) => x.newest), c.map((x) => JSON.stringify(x.copies))],
       );
     }
     // The state a repeat can no longer match: older than the horizon of its partition's stream time.
@@ -316,7 +331,7 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
     if (moving.length > 0) {
       await client.query(
         `DELETE FROM stream_agg_seen_keys s USING unnest($2::text[], $3::int[], $4::float8[]) AS d(topic, partition, max_ms)
-          WHERE s.group_id = $1 AND s.topic = d.topic AND s.partition = d.partition AND s.seen_at < ${ts('(d.max_ms - $5::float8)')}`,
+          WHERE s.group_id = $1 AND s.topic = d.topic AND s.partition = d.partition AND s.newest_seen_at < ${ts('(d.max_ms - $5::float8)')}`,
         [groupId, moving.map((p) => p.topic), moving.map((p) => p.partition), moving.map((p) => p.maxEventTime as number), input.dedupeHorizonMs],
       );
     }

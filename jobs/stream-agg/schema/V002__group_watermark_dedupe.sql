@@ -14,22 +14,23 @@ ALTER TABLE stream_agg_offsets ALTER COLUMN next_offset DROP NOT NULL;
 ALTER TABLE stream_agg_offsets ADD COLUMN IF NOT EXISTS caught_up boolean NOT NULL DEFAULT false;
 ALTER TABLE stream_agg_offsets ADD COLUMN IF NOT EXISTS active_at timestamptz NOT NULL DEFAULT now();
 
--- The dedupe state: the first copy of each record key (a pin's unique_id, a geo or user
--- record's ind) per partition, kept while a repeat of it can still arrive within
--- --dedupe-horizon of stream time. seen_at is the partition's stream time when it arrived,
--- event_day the UTC day of its event time (the batch dedupes within a day).
+-- The dedupe state: the first copies of record keys (a pin's unique_id, a geo or user record's
+-- ind), one row per partition and flush, so that a flush writes a handful of rows however many
+-- records it holds. copies is a JSON array of [record_key, seen_at_ms, event_day, kafka_offset,
+-- event_id]: seen_at is the partition's stream time when the copy arrived, event_day the UTC day
+-- of its event time (the batch dedupes within a day). A row goes once its newest copy is older
+-- than --dedupe-horizon of stream time. Stored uncompressed: it is written once and read only
+-- when a member is assigned the partition.
 CREATE TABLE IF NOT EXISTS stream_agg_seen_keys (
   group_id text NOT NULL,
   topic text NOT NULL,
   partition int NOT NULL,
-  record_key text NOT NULL,
-  seen_at timestamptz NOT NULL,
-  event_day int NOT NULL,
-  kafka_offset bigint NOT NULL,
-  event_id text,
-  PRIMARY KEY (group_id, topic, partition, record_key)
+  first_offset bigint NOT NULL,
+  newest_seen_at timestamptz NOT NULL,
+  copies text NOT NULL,
+  PRIMARY KEY (group_id, topic, partition, first_offset)
 );
-CREATE INDEX IF NOT EXISTS stream_agg_seen_keys_age ON stream_agg_seen_keys (group_id, topic, partition, seen_at);
+ALTER TABLE stream_agg_seen_keys ALTER COLUMN copies SET STORAGE EXTERNAL;
 
 -- Records not counted because an earlier copy was: 'retry' when the event id is the same too
 -- (a client sent the record again), 'repeat' when only the key is. Keyed by Kafka coordinates
