@@ -70,6 +70,22 @@ describe('SeenKeys', () => {
     expect(seen.check('7', DAY + 2_000, DAY + 2_000, 2, null)?.offset).toBe(1);
   });
 
+  it('hands each new copy to one flush, in offset order, in a form a new owner restores', () => {
+    const seen = new SeenKeys(15 * MIN);
+    seen.check('u"1', 1_000, 1_000, 10, 'e1');
+    seen.check('u2', 2_000, 2_000, 11, null);
+    seen.check('u"1', 3_000, 3_000, 12, 'e1'); // a repeat: not a new copy
+    const chunk = seen.takeUnsaved('pins', 2);
+    expect(chunk).toMatchObject({ topic: 'pins', partition: 2, firstOffset: 10, newestSeenAt: 2_000 });
+    expect(seen.takeUnsaved('pins', 2)).toBeUndefined();
+    const stored = JSON.parse(chunk?.copies as string) as { keys: string[]; seenAt: number[]; day: number[]; offset: number[]; eventId: Array<string | null> };
+    expect(stored).toEqual({ keys: ['u"1', 'u2'], seenAt: [1_000, 2_000], day: [0, 0], offset: [10, 11], eventId: ['e1', null] });
+    const next = new SeenKeys(15 * MIN);
+    stored.keys.forEach((key, i) => next.restore(key, { seenAt: stored.seenAt[i] as number, day: stored.day[i] as number, offset: stored.offset[i] as number, eventId: stored.eventId[i] ?? null }));
+    expect(next.takeUnsaved('pins', 2)).toBeUndefined(); // restored copies are stored already
+    expect(next.check('u"1', 1_000, 5_000, 13, 'e1')).toEqual({ seenAt: 1_000, day: 0, offset: 10, eventId: 'e1' });
+  });
+
   it('forgets copies beyond the horizon, oldest first, and keeps the others', () => {
     const seen = new SeenKeys(MIN);
     seen.check('a', 0, 0, 0, null);

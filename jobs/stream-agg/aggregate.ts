@@ -73,47 +73,109 @@ export interface SeenCopy {
   eventId: string | null;
 }
 
+/** The first copies of one partition a flush writes: one row of stream_agg_seen_keys. */
+export interface SeenChunk {
+  topic: string;
+  partition: number;
+  firstOffset: number;
+  newestSeenAt: number;
+  /** JSON of the copies column by column: {"keys":[…],"seenAt":[…],"day":[…],"offset":[…],"eventId":[…]}, in offset order. */
+  copies: string;
+}
+
+/** How many dropped slots SeenKeys lets pile up at the front of its arrays before it compacts them. */
+const COMPACT_AFTER = 4_096;
+
 /**
  * The record keys of one partition seen within the dedupe horizon, oldest first. A record whose
  * key was seen on the same UTC day of event time, no longer ago than the horizon in the
  * partition's stream time, repeats that copy. Both measures follow the offset order only, so the
  * answer is the same on every replay; the day rule is the batch's (it dedupes each day apart).
+ *
+ * Kept as parallel arrays and a key → slot map rather than an object per key: every counted record
+ * adds one, and a backlog holds hundreds of thousands within the horizon.
  */
 export class SeenKeys {
-  private readonly byKey = new Map<string, SeenCopy>();
+  private readonly slotOf = new Map<string, number>();
+  private keys: string[] = [];
+  private seenAts: number[] = [];
+  private days: number[] = [];
+  private offsets: number[] = [];
+  private eventIds: Array<string | null> = [];
+  /** Slot number of the arrays' first element, and the first element still live. */
+  private base = 0;
+  private head = 0;
+  /** First slot not yet handed to a flush. */
+  private unsaved = 0;
 
   constructor(readonly horizonMs: number) {}
 
   /** The earlier copy when this record repeats one; otherwise notes it and returns undefined. */
   check(key: string, eventTimeMs: number, streamTimeMs: number, offset: number, eventId: string | null): SeenCopy | undefined {
     const day = Math.floor(eventTimeMs / DAY_MS);
-    const earlier = this.byKey.get(key);
-    if (earlier !== undefined) {
-      if (earlier.day === day && earlier.seenAt >= streamTimeMs - this.horizonMs) return earlier;
-      // Moved to the end, so the map stays in seenAt order for prune().
-      this.byKey.delete(key);
+    const slot = this.slotOf.get(key);
+    if (slot !== undefined) {
+      const i = slot - this.base;
+      if (this.days[i] === day && (this.seenAts[i] as number) >= streamTimeMs - this.horizonMs) {
+        return { seenAt: this.seenAts[i] as number, day, offset: this.offsets[i] as number, eventId: this.eventIds[i] as string | null };
+      }
     }
-    this.byKey.set(key, { seenAt: streamTimeMs, day, offset, eventId });
+    this.append(key, streamTimeMs, day, offset, eventId);
     return undefined;
   }
 
-  /** Restores a copy loaded from PostgreSQL; loads come in offset order, and a later copy of a key replaces an earlier one. */
+  /** Restores a copy loaded from PostgreSQL (already stored); loads come in offset order, a later copy of a key replacing an earlier one. */
   restore(key: string, copy: SeenCopy): void {
-    this.byKey.delete(key);
-    this.byKey.set(key, copy);
+    this.append(key, copy.seenAt, copy.day, copy.offset, copy.eventId);
+    this.unsaved = this.base + this.keys.length;
+  }
+
+  private append(key: string, seenAt: number, day: number, offset: number, eventId: string | null): void {
+    this.slotOf.set(key, this.base + this.keys.length);
+    this.keys.push(key);
+    this.seenAts.push(seenAt);
+    this.days.push(day);
+    this.offsets.push(offset);
+    this.eventIds.push(eventId);
+  }
+
+  /** The copies noted since the last call, for the flush that stores them with their records. */
+  takeUnsaved(topic: string, partition: number): SeenChunk | undefined {
+    const from = Math.max(this.unsaved, this.base + this.head) - this.base;
+    const to = this.keys.length;
+    this.unsaved = this.base + to;
+    if (from >= to) return undefined;
+    // Column by column: one JSON.stringify of an array each is much cheaper than one per copy.
+    const copies = `{"keys":${JSON.stringify(this.keys.slice(from, to))},"seenAt":${JSON.stringify(this.seenAts.slice(from, to))},"day":${JSON.stringify(
+      this.days.slice(from, to),
+    )},"offset":${JSON.stringify(this.offsets.slice(from, to))},"eventId":${JSON.stringify(this.eventIds.slice(from, to))}}`;
+    return { topic, partition, firstOffset: this.offsets[from] as number, newestSeenAt: this.seenAts[to - 1] as number, copies };
   }
 
   /** Forgets copies beyond the horizon of `streamTimeMs`; they can no longer be repeated. */
   prune(streamTimeMs: number): void {
     const horizon = streamTimeMs - this.horizonMs;
-    for (const [key, copy] of this.byKey) {
-      if (copy.seenAt >= horizon) break;
-      this.byKey.delete(key);
+    const end = this.keys.length;
+    while (this.head < end && (this.seenAts[this.head] as number) < horizon) {
+      const key = this.keys[this.head] as string;
+      // Not when the key started over later: its newer slot stays.
+      if (this.slotOf.get(key) === this.base + this.head) this.slotOf.delete(key);
+      this.head += 1;
+    }
+    if (this.head > COMPACT_AFTER && this.head * 2 > end) {
+      this.keys = this.keys.slice(this.head);
+      this.seenAts = this.seenAts.slice(this.head);
+      this.days = this.days.slice(this.head);
+      this.offsets = this.offsets.slice(this.head);
+      this.eventIds = this.eventIds.slice(this.head);
+      this.base += this.head;
+      this.head = 0;
     }
   }
 
+  /** Keys remembered. */
   get size(): number {
-    return this.byKey.size;
+    return this.slotOf.size;
   }
 }
 
@@ -237,13 +299,6 @@ export interface RepeatEvent {
   reason: 'retry' | 'repeat';
 }
 
-/** A first copy to store in the dedupe state. */
-export interface SeenEvent extends SeenCopy {
-  topic: string;
-  partition: number;
-  key: string;
-}
-
 export interface LateEvent {
   topic: string;
   partition: number;
@@ -283,7 +338,8 @@ export class Delta {
   private current: WindowDelta | undefined;
   readonly late: LateEvent[] = [];
   readonly repeats: RepeatEvent[] = [];
-  readonly seen: SeenEvent[] = [];
+  /** The first copies of this delta's records, one chunk per partition, taken when the flush starts. */
+  seen: SeenChunk[] = [];
   /** Records (valid or not) since the last flush. */
   records = 0;
 

@@ -191,7 +191,6 @@ export class Aggregator {
               else repeated += 1;
               continue;
             }
-            this.delta.seen.push({ topic, partition, key: recordKey, seenAt: partitionMax, day: Math.floor(t / 86_400_000), offset: r.offset, eventId: r.eventId });
           }
           if (isLate(ws, windowMs, partitionMax, latenessMs, groupWatermark)) {
             this.delta.late.push({
@@ -279,6 +278,8 @@ export class Aggregator {
       this.delta = new Delta();
       const updates: PositionUpdate[] = [];
       for (const p of this.positions.values()) {
+        const chunk = p.seen.takeUnsaved(p.topic, p.partition);
+        if (chunk !== undefined) delta.seen.push(chunk);
         if (p.next === null || p.next === p.stored) continue;
         updates.push({
           topic: p.topic,

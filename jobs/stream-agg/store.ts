@@ -83,8 +83,14 @@ export async function groupWatermark(pool: pg.Pool, groupId: string): Promise<nu
   return ms === null || ms === undefined ? Number.NEGATIVE_INFINITY : Number(ms);
 }
 
-/** A first copy as stored in a row of stream_agg_seen_keys: [key, seenAt, day, offset, eventId]. */
-type StoredCopy = [string, number, number, number, string | null];
+/** The first copies of a row of stream_agg_seen_keys, column by column (SeenChunk.copies). */
+interface StoredCopies {
+  keys: string[];
+  seenAt: number[];
+  day: number[];
+  offset: number[];
+  eventId: Array<string | null>;
+}
 
 /** The dedupe state of some partitions, oldest first, from `since` (epoch ms of stream time) on. */
 export async function loadSeenKeys(
@@ -103,8 +109,10 @@ export async function loadSeenKeys(
   const out: Array<{ topic: string; partition: number; key: string; copy: SeenCopy }> = [];
   for (const r of rows) {
     const since = r.since ?? Number.NEGATIVE_INFINITY;
-    for (const [key, seenAt, day, offset, eventId] of JSON.parse(r.copies) as StoredCopy[]) {
-      if (seenAt >= since) out.push({ topic: r.topic, partition: r.partition, key, copy: { seenAt, day, offset, eventId } });
+    const c = JSON.parse(r.copies) as StoredCopies;
+    for (let i = 0; i < c.keys.length; i += 1) {
+      const seenAt = c.seenAt[i] as number;
+      if (seenAt >= since) out.push({ topic: r.topic, partition: r.partition, key: c.keys[i] as string, copy: { seenAt, day: c.day[i] as number, offset: c.offset[i] as number, eventId: c.eventId[i] ?? null } });
     }
   }
   return out;
@@ -304,26 +312,13 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
       );
     }
     if (delta.seen.length > 0) {
-      // One row per partition: the copies in offset order (a key that starts over later in the
-      // same flush, on another day or past the horizon, is restored last and so wins).
-      const chunks = new Map<string, { topic: string; partition: number; first: number; newest: number; copies: StoredCopy[] }>();
-      for (const x of delta.seen) {
-        const k = `${x.topic}\u0000${x.partition}`;
-        let chunk = chunks.get(k);
-        if (chunk === undefined) {
-          chunk = { topic: x.topic, partition: x.partition, first: x.offset, newest: x.seenAt, copies: [] };
-          chunks.set(k, chunk);
-        }
-        if (x.seenAt > chunk.newest) chunk.newest = x.seenAt;
-        chunk.copies.push([x.key, x.seenAt, x.day, x.offset, x.eventId]);
-      }
-      const c = [...chunks.values()];
+      const c = delta.seen;
       await client.query(
         `INSERT INTO stream_agg_seen_keys (group_id, topic, partition, first_offset, newest_seen_at, copies)
          SELECT $1, d.topic, d.partition, d.first_offset, ${ts('d.newest')}, d.copies
            FROM unnest($2::text[], $3::int[], $4::bigint[], $5::float8[], $6::text[]) AS d(topic, partition, first_offset, newest, copies)
          ON CONFLICT DO NOTHING`,
-        [groupId, c.map((x) => x.topic), c.map((x) => x.partition), c.map((x) => x.first), c.map((x) => x.newest), c.map((x) => JSON.stringify(x.copies))],
+        [groupId, c.map((x) => x.topic), c.map((x) => x.partition), c.map((x) => x.firstOffset), c.map((x) => x.newestSeenAt), c.map((x) => x.copies)],
       );
     }
     // The state a repeat can no longer match: older than the horizon of its partition's stream time.

@@ -10,10 +10,10 @@ export interface JobProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Starts `pinpipe <args>` as a real process, as an operator or a pod would. */
-export function startJob(args: string[], env: Record<string, string>): JobProcess {
+/** Starts `pinpipe <args>` as a real process, as an operator or a pod would; `cli` another build of it. */
+export function startJob(args: string[], env: Record<string, string>, cli: string = CLI): JobProcess {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PINPIPE_')));
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
