@@ -65,9 +65,10 @@ describe('SeenKeys', () => {
 
   it('counts a key again on another UTC day of event time, as the batch does', () => {
     const seen = new SeenKeys(15 * MIN);
-    expect(seen.check('7', DAY - 1_000, DAY - 1_000, 0, null)).toBeUndefined();
-    expect(seen.check('7', DAY + 1_000, DAY + 1_000, 1, null)).toBeUndefined();
-    expect(seen.check('7', DAY + 2_000, DAY + 2_000, 2, null)?.offset).toBe(1);
+    expect(seen.check(7, DAY - 1_000, DAY - 1_000, 0, null)).toBeUndefined();
+    expect(seen.check(7, DAY + 1_000, DAY + 1_000, 1, null)).toBeUndefined();
+    expect(seen.check(7, DAY + 2_000, DAY + 2_000, 2, null)?.offset).toBe(1);
+    expect(seen.check('7', DAY + 3_000, DAY + 3_000, 3, null)).toBeUndefined(); // a pin's unique_id "7" is another key
   });
 
   it('hands each new copy to one flush, in offset order, in a form a new owner restores', () => {
@@ -142,8 +143,8 @@ describe('field rules', () => {
     expect(extract('pin', '{"category":"art","is_image_or_video":"image","follower_count":"User Info Error"}')).toMatchObject({ video: false, followers: null, poster: null });
     expect(extract('pin', '{"unique_id":" ","category":"art"}')).toMatchObject({ key: null });
     // The batch's keys: a pin's unique_id, a geo or user record's ind (a number or its digits).
-    expect(extract('geo', '{"ind":7,"country":"Chile"}')).toEqual({ type: 'geo', key: '7', country: 'Chile' });
-    expect(extract('geo', '{"ind":"007","country":"Chile"}')).toMatchObject({ key: '7' });
+    expect(extract('geo', '{"ind":7,"country":"Chile"}')).toEqual({ type: 'geo', key: 7, country: 'Chile' });
+    expect(extract('geo', '{"ind":"007","country":"Chile"}')).toMatchObject({ key: 7 });
     expect(extract('geo', '{"ind":-1,"country":"Chile"}')).toMatchObject({ key: null });
     expect(extract('user', '{"age":40}')).toEqual({ type: 'user', key: null, ageGroup: '36-50' });
     expect(extract('pin', '{"title":"x"}')).toEqual({ type: 'invalid', reason: 'no category' });

@@ -96,8 +96,8 @@ const COMPACT_AFTER = 4_096;
  * adds one, and a backlog holds hundreds of thousands within the horizon.
  */
 export class SeenKeys {
-  private readonly slotOf = new Map<string, number>();
-  private keys: string[] = [];
+  private readonly slotOf = new Map<RecordKey, number>();
+  private keys: RecordKey[] = [];
   private seenAts: number[] = [];
   private days: number[] = [];
   private offsets: number[] = [];
@@ -111,7 +111,7 @@ export class SeenKeys {
   constructor(readonly horizonMs: number) {}
 
   /** The earlier copy when this record repeats one; otherwise notes it and returns undefined. */
-  check(key: string, eventTimeMs: number, streamTimeMs: number, offset: number, eventId: string | null): SeenCopy | undefined {
+  check(key: RecordKey, eventTimeMs: number, streamTimeMs: number, offset: number, eventId: string | null): SeenCopy | undefined {
     const day = Math.floor(eventTimeMs / DAY_MS);
     const slot = this.slotOf.get(key);
     if (slot !== undefined) {
@@ -125,12 +125,12 @@ export class SeenKeys {
   }
 
   /** Restores a copy loaded from PostgreSQL (already stored); loads come in offset order, a later copy of a key replacing an earlier one. */
-  restore(key: string, copy: SeenCopy): void {
+  restore(key: RecordKey, copy: SeenCopy): void {
     this.append(key, copy.seenAt, copy.day, copy.offset, copy.eventId);
     this.unsaved = this.base + this.keys.length;
   }
 
-  private append(key: string, seenAt: number, day: number, offset: number, eventId: string | null): void {
+  private append(key: RecordKey, seenAt: number, day: number, offset: number, eventId: string | null): void {
     this.slotOf.set(key, this.base + this.keys.length);
     this.keys.push(key);
     this.seenAts.push(seenAt);
@@ -157,7 +157,7 @@ export class SeenKeys {
     const horizon = streamTimeMs - this.horizonMs;
     const end = this.keys.length;
     while (this.head < end && (this.seenAts[this.head] as number) < horizon) {
-      const key = this.keys[this.head] as string;
+      const key = this.keys[this.head] as RecordKey;
       // Not when the key started over later: its newer slot stays.
       if (this.slotOf.get(key) === this.base + this.head) this.slotOf.delete(key);
       this.head += 1;
@@ -226,18 +226,21 @@ export function isVideo(media: unknown): boolean {
 
 /** The fields of a record that the aggregates use, or the reason it cannot be used. */
 /**
- * `key` is what the batch deduplicates by (a pin's unique_id, a geo or user record's ind), or
- * null when the record has none usable.
+ * What the batch deduplicates by: a pin's unique_id (a string), a geo or user record's ind (a
+ * number, which a Map hashes far more cheaply than a string it would have to make first).
  */
+export type RecordKey = string | number;
+
+/** `key` is the record's RecordKey, or null when it has none usable. */
 export type Extracted =
   | { type: 'pin'; key: string | null; category: string; poster: string | null; followers: number | null; video: boolean }
-  | { type: 'geo'; key: string | null; country: string }
-  | { type: 'user'; key: string | null; ageGroup: AgeGroup }
+  | { type: 'geo'; key: number | null; country: string }
+  | { type: 'user'; key: number | null; ageGroup: AgeGroup }
   | { type: 'invalid'; reason: string };
 
-function indKey(value: unknown): string | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : null;
-  return typeof value === 'string' && /^\d{1,15}$/.test(value) ? String(Number(value)) : null;
+function indKey(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
+  return typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : null;
 }
 
 export function extract(type: RecordType, value: Buffer | string | null): Extracted {
@@ -293,7 +296,7 @@ export interface RepeatEvent {
   offset: number;
   eventTime: number;
   windowStart: number;
-  key: string;
+  key: RecordKey;
   eventId: string | null;
   firstOffset: number;
   reason: 'retry' | 'repeat';

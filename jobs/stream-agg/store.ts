@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ConfigError } from '../lib/errors.js';
-import type { Delta, SeenCopy } from './aggregate.js';
+import type { Delta, RecordKey, SeenCopy } from './aggregate.js';
 
 /** Stored position of the group in one partition (nextOffset null: registered, never flushed). */
 export interface StoredPosition {
@@ -85,7 +85,7 @@ export async function groupWatermark(pool: pg.Pool, groupId: string): Promise<nu
 
 /** The first copies of a row of stream_agg_seen_keys, column by column (SeenChunk.copies). */
 interface StoredCopies {
-  keys: string[];
+  keys: RecordKey[];
   seenAt: number[];
   day: number[];
   offset: number[];
@@ -97,7 +97,7 @@ export async function loadSeenKeys(
   pool: pg.Pool,
   groupId: string,
   partitions: ReadonlyArray<{ topic: string; partition: number; since: number }>,
-): Promise<Array<{ topic: string; partition: number; key: string; copy: SeenCopy }>> {
+): Promise<Array<{ topic: string; partition: number; key: RecordKey; copy: SeenCopy }>> {
   if (partitions.length === 0) return [];
   const { rows } = await pool.query<{ topic: string; partition: number; copies: string; since: number | null }>(
     `SELECT s.topic, s.partition, s.copies, p.since
@@ -106,13 +106,13 @@ export async function loadSeenKeys(
       ORDER BY s.topic, s.partition, s.first_offset`,
     [groupId, partitions.map((p) => p.topic), partitions.map((p) => p.partition), partitions.map((p) => (Number.isFinite(p.since) ? p.since : null))],
   );
-  const out: Array<{ topic: string; partition: number; key: string; copy: SeenCopy }> = [];
+  const out: Array<{ topic: string; partition: number; key: RecordKey; copy: SeenCopy }> = [];
   for (const r of rows) {
     const since = r.since ?? Number.NEGATIVE_INFINITY;
     const c = JSON.parse(r.copies) as StoredCopies;
     for (let i = 0; i < c.keys.length; i += 1) {
       const seenAt = c.seenAt[i] as number;
-      if (seenAt >= since) out.push({ topic: r.topic, partition: r.partition, key: c.keys[i] as string, copy: { seenAt, day: c.day[i] as number, offset: c.offset[i] as number, eventId: c.eventId[i] ?? null } });
+      if (seenAt >= since) out.push({ topic: r.topic, partition: r.partition, key: c.keys[i] as RecordKey, copy: { seenAt, day: c.day[i] as number, offset: c.offset[i] as number, eventId: c.eventId[i] ?? null } });
     }
   }
   return out;
@@ -304,7 +304,7 @@ export async function flush(client: pg.PoolClient, input: FlushInput): Promise<F
           r.map((x) => x.offset),
           r.map((x) => x.eventTime),
           r.map((x) => x.windowStart),
-          r.map((x) => x.key),
+          r.map((x) => String(x.key)),
           r.map((x) => x.eventId),
           r.map((x) => x.firstOffset),
           r.map((x) => x.reason),
