@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageGroup, Delta, extract, histogramMedian, isClosed, isLate, parseFollowerCount, posterName, SeenKeys, StreamTime, windowStart } from './aggregate.js';
+import { ageGroup, Delta, eventIdHash, extract, histogramMedian, isClosed, isLate, parseFollowerCount, posterName, SeenKeys, StreamTime, windowStart } from './aggregate.js';
 import { parseDuration } from './options.js';
 
 const MIN = 60_000;
@@ -48,19 +48,28 @@ describe('isLate', () => {
   });
 });
 
+describe('eventIdHash', () => {
+  it('is FNV-1a over the bytes: equal ids hash equal, others differ', () => {
+    expect(eventIdHash(Buffer.from(''))).toBe(0x811c9dc5);
+    expect(eventIdHash(Buffer.from('a'))).toBe(0xe40c292c);
+    expect(eventIdHash(Buffer.from('e-1-pin'))).toBe(eventIdHash(new Uint8Array(Buffer.from('e-1-pin'))));
+    expect(eventIdHash(Buffer.from('e-1-pin'))).not.toBe(eventIdHash(Buffer.from('e-1-geo')));
+  });
+});
+
 describe('SeenKeys', () => {
   const DAY = 86_400_000;
   it('recognises a repeat of a key within the horizon of stream time, on the same UTC day, and remembers the first copy', () => {
     const seen = new SeenKeys(5 * MIN);
-    expect(seen.check('u1', 1_000, 1_000, 0, 'e1')).toBeUndefined();
-    expect(seen.check('u1', 2_000, 2_000, 1, 'e1')).toEqual({ seenAt: 1_000, day: 0, offset: 0, eventId: 'e1' });
-    expect(seen.check('u2', 2_000, 2_000, 2, 'e2')).toBeUndefined();
+    expect(seen.check('u1', 1_000, 1_000, 0, 1)).toBeUndefined();
+    expect(seen.check('u1', 2_000, 2_000, 1, 1)).toEqual({ seenAt: 1_000, day: 0, offset: 0, eventIdHash: 1 });
+    expect(seen.check('u2', 2_000, 2_000, 2, 2)).toBeUndefined();
     // A late first copy (event time far behind the stream) is measured by when it arrived.
     expect(seen.check('u3', 1_000, 4 * MIN, 3, null)).toBeUndefined();
     expect(seen.check('u3', 1_000, 8 * MIN, 4, null)?.offset).toBe(3);
     // Beyond the horizon it counts again and becomes the first copy.
-    expect(seen.check('u1', 1_000, 1_000 + 5 * MIN + 1, 5, 'e9')).toBeUndefined();
-    expect(seen.check('u1', 1_000, 6 * MIN, 6, 'e9')?.offset).toBe(5);
+    expect(seen.check('u1', 1_000, 1_000 + 5 * MIN + 1, 5, 9)).toBeUndefined();
+    expect(seen.check('u1', 1_000, 6 * MIN, 6, 9)?.offset).toBe(5);
   });
 
   it('counts a key again on another UTC day of event time, as the batch does', () => {
@@ -73,18 +82,18 @@ describe('SeenKeys', () => {
 
   it('hands each new copy to one flush, in offset order, in a form a new owner restores', () => {
     const seen = new SeenKeys(15 * MIN);
-    seen.check('u"1', 1_000, 1_000, 10, 'e1');
+    seen.check('u"1', 1_000, 1_000, 10, 1);
     seen.check('u2', 2_000, 2_000, 11, null);
-    seen.check('u"1', 3_000, 3_000, 12, 'e1'); // a repeat: not a new copy
+    seen.check('u"1', 3_000, 3_000, 12, 1); // a repeat: not a new copy
     const chunk = seen.takeUnsaved('pins', 2);
     expect(chunk).toMatchObject({ topic: 'pins', partition: 2, firstOffset: 10, newestSeenAt: 2_000 });
     expect(seen.takeUnsaved('pins', 2)).toBeUndefined();
-    const stored = JSON.parse(chunk?.copies as string) as { keys: string[]; seenAt: number[]; day: number[]; offset: number[]; eventId: Array<string | null> };
-    expect(stored).toEqual({ keys: ['u"1', 'u2'], seenAt: [1_000, 2_000], day: [0, 0], offset: [10, 11], eventId: ['e1', null] });
+    const stored = JSON.parse(chunk?.copies as string) as { keys: string[]; seenAt: number[]; day: number[]; offset: number[]; eventIdHash: number[] };
+    expect(stored).toEqual({ keys: ['u"1', 'u2'], seenAt: [1_000, 2_000], day: [0, 0], offset: [10, 11], eventIdHash: [1, -1] });
     const next = new SeenKeys(15 * MIN);
-    stored.keys.forEach((key, i) => next.restore(key, { seenAt: stored.seenAt[i] as number, day: stored.day[i] as number, offset: stored.offset[i] as number, eventId: stored.eventId[i] ?? null }));
+    stored.keys.forEach((key, i) => next.restore(key, { seenAt: stored.seenAt[i] as number, day: stored.day[i] as number, offset: stored.offset[i] as number, eventIdHash: stored.eventIdHash[i] === -1 ? null : (stored.eventIdHash[i] as number) }));
     expect(next.takeUnsaved('pins', 2)).toBeUndefined(); // restored copies are stored already
-    expect(next.check('u"1', 1_000, 5_000, 13, 'e1')).toEqual({ seenAt: 1_000, day: 0, offset: 10, eventId: 'e1' });
+    expect(next.check('u"1', 1_000, 5_000, 13, 1)).toEqual({ seenAt: 1_000, day: 0, offset: 10, eventIdHash: 1 });
   });
 
   it('forgets copies beyond the horizon, oldest first, and keeps the others', () => {

@@ -70,7 +70,8 @@ export interface SeenCopy {
   /** UTC day (days since the epoch) of its event time: the batch dedupes within a day. */
   day: number;
   offset: number;
-  eventId: string | null;
+  /** eventIdHash of its event id, or null without one. */
+  eventIdHash: number | null;
 }
 
 /** The first copies of one partition a flush writes: one row of stream_agg_seen_keys. */
@@ -79,8 +80,20 @@ export interface SeenChunk {
   partition: number;
   firstOffset: number;
   newestSeenAt: number;
-  /** JSON of the copies column by column: {"keys":[…],"seenAt":[…],"day":[…],"offset":[…],"eventId":[…]}, in offset order. */
+  /** JSON of the copies column by column: {"keys":[…],"seenAt":[…],"day":[…],"offset":[…],"eventIdHash":[…]} (-1: no event id), in offset order. */
   copies: string;
+}
+
+/**
+ * A 32-bit FNV-1a hash of an event id's bytes. The dedupe state keeps this, not the id: a string
+ * per counted record, decoded and kept for the horizon, cost more than the rest of the state. It
+ * only tells a client's retry (same id) from another repeat of a key, so a collision mislabels a
+ * reason and never changes a count.
+ */
+export function eventIdHash(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i += 1) hash = Math.imul(hash ^ (bytes[i] as number), 0x01000193);
+  return hash >>> 0;
 }
 
 /** How many dropped slots SeenKeys lets pile up at the front of its arrays before it compacts them. */
@@ -101,7 +114,8 @@ export class SeenKeys {
   private seenAts: number[] = [];
   private days: number[] = [];
   private offsets: number[] = [];
-  private eventIds: Array<string | null> = [];
+  /** -1 for none, so the array holds numbers only. */
+  private eventIdHashes: number[] = [];
   /** Slot number of the arrays' first element, and the first element still live. */
   private base = 0;
   private head = 0;
@@ -111,32 +125,33 @@ export class SeenKeys {
   constructor(readonly horizonMs: number) {}
 
   /** The earlier copy when this record repeats one; otherwise notes it and returns undefined. */
-  check(key: RecordKey, eventTimeMs: number, streamTimeMs: number, offset: number, eventId: string | null): SeenCopy | undefined {
+  check(key: RecordKey, eventTimeMs: number, streamTimeMs: number, offset: number, eventIdHash: number | null): SeenCopy | undefined {
     const day = Math.floor(eventTimeMs / DAY_MS);
     const slot = this.slotOf.get(key);
     if (slot !== undefined) {
       const i = slot - this.base;
       if (this.days[i] === day && (this.seenAts[i] as number) >= streamTimeMs - this.horizonMs) {
-        return { seenAt: this.seenAts[i] as number, day, offset: this.offsets[i] as number, eventId: this.eventIds[i] as string | null };
+        const hash = this.eventIdHashes[i] as number;
+        return { seenAt: this.seenAts[i] as number, day, offset: this.offsets[i] as number, eventIdHash: hash === -1 ? null : hash };
       }
     }
-    this.append(key, streamTimeMs, day, offset, eventId);
+    this.append(key, streamTimeMs, day, offset, eventIdHash);
     return undefined;
   }
 
   /** Restores a copy loaded from PostgreSQL (already stored); loads come in offset order, a later copy of a key replacing an earlier one. */
   restore(key: RecordKey, copy: SeenCopy): void {
-    this.append(key, copy.seenAt, copy.day, copy.offset, copy.eventId);
+    this.append(key, copy.seenAt, copy.day, copy.offset, copy.eventIdHash);
     this.unsaved = this.base + this.keys.length;
   }
 
-  private append(key: RecordKey, seenAt: number, day: number, offset: number, eventId: string | null): void {
+  private append(key: RecordKey, seenAt: number, day: number, offset: number, eventIdHash: number | null): void {
     this.slotOf.set(key, this.base + this.keys.length);
     this.keys.push(key);
     this.seenAts.push(seenAt);
     this.days.push(day);
     this.offsets.push(offset);
-    this.eventIds.push(eventId);
+    this.eventIdHashes.push(eventIdHash ?? -1);
   }
 
   /** The copies noted since the last call, for the flush that stores them with their records. */
@@ -148,7 +163,7 @@ export class SeenKeys {
     // Column by column: one JSON.stringify of an array each is much cheaper than one per copy.
     const copies = `{"keys":${JSON.stringify(this.keys.slice(from, to))},"seenAt":${JSON.stringify(this.seenAts.slice(from, to))},"day":${JSON.stringify(
       this.days.slice(from, to),
-    )},"offset":${JSON.stringify(this.offsets.slice(from, to))},"eventId":${JSON.stringify(this.eventIds.slice(from, to))}}`;
+    )},"offset":${JSON.stringify(this.offsets.slice(from, to))},"eventIdHash":${JSON.stringify(this.eventIdHashes.slice(from, to))}}`;
     return { topic, partition, firstOffset: this.offsets[from] as number, newestSeenAt: this.seenAts[to - 1] as number, copies };
   }
 
@@ -167,7 +182,7 @@ export class SeenKeys {
       this.seenAts = this.seenAts.slice(this.head);
       this.days = this.days.slice(this.head);
       this.offsets = this.offsets.slice(this.head);
-      this.eventIds = this.eventIds.slice(this.head);
+      this.eventIdHashes = this.eventIdHashes.slice(this.head);
       this.base += this.head;
       this.head = 0;
     }

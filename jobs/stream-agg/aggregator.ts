@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { RecordType } from '../lib/contracts.js';
 import { DependencyError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { Delta, extract, isClosed, isLate, SeenKeys, StreamTime, windowStart } from './aggregate.js';
+import { Delta, eventIdHash, extract, isClosed, isLate, SeenKeys, StreamTime, windowStart } from './aggregate.js';
 import type { AggMetrics } from './metrics.js';
 import { FencedError, flush, groupWatermark, loadSeenKeys, openWindows, registerPartitions, type PartitionEnds, type PositionUpdate } from './store.js';
 
@@ -11,8 +11,8 @@ export interface AggRecord {
   offset: number;
   timestampMs: number;
   value: Buffer | null;
-  /** The record's pinpipe-event-id header. */
-  eventId: string | null;
+  /** The record's pinpipe-event-id header, as bytes: decoded only when a repeat is recorded. */
+  eventId: Uint8Array | null;
 }
 
 export interface AggregatorOptions {
@@ -181,12 +181,14 @@ export class Aggregator {
           }
           // Repeats first, late second: a late record's later copy is a repeat, so the late
           // events hold each record once, as the batch does.
-          const recordKey = e.key ?? (r.eventId === null ? null : `event-id:${r.eventId}`);
+          const idHash = r.eventId === null ? null : eventIdHash(r.eventId);
+          const recordKey = e.key ?? (r.eventId === null ? null : `event-id:${Buffer.from(r.eventId).toString()}`);
           if (recordKey !== null) {
-            const first = seen.check(recordKey, t, partitionMax, r.offset, r.eventId);
+            const first = seen.check(recordKey, t, partitionMax, r.offset, idHash);
             if (first !== undefined) {
-              const reason = first.eventId !== null && first.eventId === r.eventId ? 'retry' : 'repeat';
-              this.delta.repeats.push({ topic, partition, offset: r.offset, eventTime: t, windowStart: ws, key: recordKey, eventId: r.eventId, firstOffset: first.offset, reason });
+              const reason = first.eventIdHash !== null && first.eventIdHash === idHash ? 'retry' : 'repeat';
+              const eventId = r.eventId === null ? null : Buffer.from(r.eventId).toString();
+              this.delta.repeats.push({ topic, partition, offset: r.offset, eventTime: t, windowStart: ws, key: recordKey, eventId, firstOffset: first.offset, reason });
               if (reason === 'retry') retried += 1;
               else repeated += 1;
               continue;

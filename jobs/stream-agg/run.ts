@@ -80,7 +80,7 @@ export async function runStreamAgg(options: StreamAggOptions, { logger, shutdown
       if (!isRunning() || isStale() || aggregator.failed) return;
       const records = batch.messages.map((m) => {
         const eventId = m.headers?.[RECORD_HEADERS.eventId];
-        return { offset: Number(m.offset), timestampMs: Number(m.timestamp), value: m.value, eventId: eventId === undefined ? null : eventId.toString() };
+        return { offset: Number(m.offset), timestampMs: Number(m.timestamp), value: m.value, eventId: eventId === undefined || Array.isArray(eventId) ? null : typeof eventId === 'string' ? Buffer.from(eventId) : eventId };
       });
       const consumed = await aggregator.handleBatch(batch.topic, batch.partition, records);
       if (consumed) {

@@ -89,7 +89,7 @@ interface StoredCopies {
   seenAt: number[];
   day: number[];
   offset: number[];
-  eventId: Array<string | null>;
+  eventIdHash: number[];
 }
 
 /** The dedupe state of some partitions, oldest first, from `since` (epoch ms of stream time) on. */
@@ -112,7 +112,7 @@ export async function loadSeenKeys(
     const c = JSON.parse(r.copies) as StoredCopies;
     for (let i = 0; i < c.keys.length; i += 1) {
       const seenAt = c.seenAt[i] as number;
-      if (seenAt >= since) out.push({ topic: r.topic, partition: r.partition, key: c.keys[i] as RecordKey, copy: { seenAt, day: c.day[i] as number, offset: c.offset[i] as number, eventId: c.eventId[i] ?? null } });
+      if (seenAt >= since) out.push({ topic: r.topic, partition: r.partition, key: c.keys[i] as RecordKey, copy: { seenAt, day: c.day[i] as number, offset: c.offset[i] as number, eventIdHash: c.eventIdHash[i] === -1 ? null : (c.eventIdHash[i] as number) } });
     }
   }
   return out;

@@ -17,9 +17,10 @@ ALTER TABLE stream_agg_offsets ADD COLUMN IF NOT EXISTS active_at timestamptz NO
 -- The dedupe state: the first copies of record keys (a pin's unique_id, a geo or user record's
 -- ind), one row per partition and flush, so that a flush writes a handful of rows however many
 -- records it holds. copies is JSON, column by column, in offset order:
--- {"keys":[…],"seenAt":[…],"day":[…],"offset":[…],"eventId":[…]}; seenAt is the partition's
+-- {"keys":[…],"seenAt":[…],"day":[…],"offset":[…],"eventIdHash":[…]}; seenAt is the partition's
 -- stream time (epoch ms) when the copy arrived, day the UTC day of its event time (days since the
--- epoch; the batch dedupes within a day), offset and eventId the copy's. A row goes once its newest copy is older
+-- epoch; the batch dedupes within a day), offset the copy's, eventIdHash a 32-bit FNV-1a hash of
+-- its event id (-1: none), which tells a client's retry from another repeat. A row goes once its newest copy is older
 -- than --dedupe-horizon of stream time. Stored uncompressed: it is written once and read only
 -- when a member is assigned the partition.
 CREATE TABLE IF NOT EXISTS stream_agg_seen_keys (
