@@ -3,14 +3,15 @@
  * with the stack up, its settings exported and dist/ built (make bench does all three). Prints one
  * JSON object on stdout (progress and the old code's build on stderr).
  *
- * 1. Throughput over a pre-produced backlog of `posts` posts (3 records each), read twice from the
- *    same topics, each time by a consumer group of its own: first by the code before commit
+ * 1. Throughput over a pre-produced backlog of `posts` posts (3 records each), read several times
+ *    from the same topics, each time by a consumer group of its own: by the code before commit
  *    2771d54 (its parent, checked out as a git worktree at /tmp/pinpipe-bench-before and built
- *    there), then by the code now (dist/), with the same flags (1 min windows, the default 10 s
+ *    there), and by the code now (dist/), with the same flags (1 min windows, the default 10 s
  *    lateness). Events/s, the job's CPU per record, and what PostgreSQL spent meanwhile: the
  *    whole server's CPU (every client on it, so other work on the machine shows too) and that of
  *    the job's own backends (told apart by application_name), per record; for the code now also
- *    the size of its dedupe state (stream_agg_seen_keys) at the end.
+ *    the size of its dedupe state (stream_agg_seen_keys) at the end. Before and now each read it
+ *    PINPIPE_BENCH_ROUNDS times (default 3), alternating, and are compared by their medians.
  * 2. Lateness over a second backlog of `late-posts` posts (0 skips it), read by the code now: the
  *    records it counted late and as repeats against those the generator made so on purpose,
  *    computed while producing (see fillBacklog), record by record.
@@ -378,41 +379,84 @@ async function readBacklog(build: Build, fill: Fill, groupId: string, extra: str
   };
 }
 
+/** Middle value (the mean of the two middle ones for an even count); null when there is none. */
+function median(values: readonly (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
+  if (known.length === 0) return null;
+  const mid = Math.floor(known.length / 2);
+  return known.length % 2 === 1 ? (known[mid] as number) : round(((known[mid - 1] as number) + (known[mid] as number)) / 2);
+}
+
+/**
+ * One steady-part figure lasts about two seconds on this backlog and moves by a third from run to
+ * run (flushes land in steps, sampled every 250 ms), so before and now are read ROUNDS times each,
+ * alternating and in mirrored order (before-now, now-before, ...) so drift in the machine's load
+ * falls on both alike, and compared by their medians.
+ */
+const ROUNDS = Number(process.env.PINPIPE_BENCH_ROUNDS ?? 3);
+
 async function throughput(now: Build, before: Build) {
   const topics = await freshTopics('backlog');
   progress(`producing the backlog (${posts} posts)`);
   const fill = await fillBacklog(topics, posts);
-  progress(`reading it with the code before ${CHANGE} (${before.commit.slice(0, 7)})`);
-  const old = await readBacklog(before, fill, `bench-agg-backlog-before-${stamp}`, [], COMPARED_LATENESS_MS);
-  progress(`reading it with the code now (${now.commit.slice(0, 7)})`);
-  const cur = await readBacklog(now, fill, `bench-agg-backlog-${stamp}`, [], COMPARED_LATENESS_MS);
+  const olds: Awaited<ReturnType<typeof readBacklog>>[] = [];
+  const curs: Awaited<ReturnType<typeof readBacklog>>[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? (['before', 'now'] as const) : (['now', 'before'] as const);
+    for (const which of order) {
+      const build = which === 'before' ? before : now;
+      progress(`round ${round + 1} of ${ROUNDS}: reading it with the code ${which} (${build.commit.slice(0, 7)})`);
+      const run = await readBacklog(build, fill, `bench-agg-backlog-${which}-${round}-${stamp}`, [], COMPARED_LATENESS_MS);
+      (which === 'before' ? olds : curs).push(run);
+    }
+  }
   progress('reading it with the code now at the default lateness');
   const atDefault = await readBacklog(now, fill, `bench-agg-backlog-default-${stamp}`, []);
   const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? Math.round((a / b) * 100) / 100 : null);
-  const cpuRatio = ratio(cur.jobCpuMicrosPerEvent, old.jobCpuMicrosPerEvent);
-  const cpuRatioSteady = ratio(cur.jobCpuMicrosPerEventSteady, old.jobCpuMicrosPerEventSteady);
-  const { code: _code, cli: _cli, records: _records, ...nowFigures } = cur;
+  const medianOf = (runs: typeof olds, pick: (run: (typeof olds)[number]) => number | null) => median(runs.map(pick));
+  const medians = (runs: typeof olds) => ({
+    jobCpuMicrosPerEvent: medianOf(runs, (r) => r.jobCpuMicrosPerEvent),
+    jobCpuMicrosPerEventSteady: medianOf(runs, (r) => r.jobCpuMicrosPerEventSteady),
+    eventsPerSecondSteady: medianOf(runs, (r) => r.eventsPerSecondSteady),
+    eventsPerSecondIncludingStartup: medianOf(runs, (r) => r.eventsPerSecondIncludingStartup),
+    postgresServerCpuMicrosPerEvent: medianOf(runs, (r) => r.postgres.serverCpuMicrosPerEvent),
+    postgresJobBackendsCpuMicrosPerEvent: medianOf(runs, (r) => r.postgres.jobBackendsCpuMicrosPerEvent),
+  });
+  const mOld = medians(olds);
+  const mCur = medians(curs);
+  const cpuRatio = ratio(mCur.jobCpuMicrosPerEvent, mOld.jobCpuMicrosPerEvent);
+  const cpuRatioSteady = ratio(mCur.jobCpuMicrosPerEventSteady, mOld.jobCpuMicrosPerEventSteady);
+  const perRun = (runs: typeof olds, pick: (run: (typeof olds)[number]) => number | null) => runs.map(pick);
+  const { code: _code, cli: _cli, records: _records, ...nowFigures } = curs[curs.length - 1] as (typeof curs)[number];
   return {
     records: fill.records,
     window: `${BACKLOG_WINDOW_MS / 60_000}m`,
     allowedLateness: `${COMPARED_LATENESS_MS / 1000}s`,
-    // The figures of the code now (the fields other benchmarks read), then the code before beside them.
+    rounds: ROUNDS,
+    // The last run of the code now (the fields other benchmarks read), then every run and the medians.
     ...nowFigures,
-    code: cur.code,
+    code: (curs[0] as (typeof curs)[number]).code,
     lateOnPurpose: fill.lateOnPurpose,
     repeatsOnPurpose: fill.repeatsOnPurpose,
-    before: old,
+    before: olds[olds.length - 1],
+    runs: {
+      jobCpuMicrosPerEvent: { before: perRun(olds, (r) => r.jobCpuMicrosPerEvent), now: perRun(curs, (r) => r.jobCpuMicrosPerEvent) },
+      jobCpuMicrosPerEventSteady: { before: perRun(olds, (r) => r.jobCpuMicrosPerEventSteady), now: perRun(curs, (r) => r.jobCpuMicrosPerEventSteady) },
+      eventsPerSecondSteady: { before: perRun(olds, (r) => r.eventsPerSecondSteady), now: perRun(curs, (r) => r.eventsPerSecondSteady) },
+      postgresServerCpuMicrosPerEvent: { before: perRun(olds, (r) => r.postgres.serverCpuMicrosPerEvent), now: perRun(curs, (r) => r.postgres.serverCpuMicrosPerEvent) },
+    },
+    medians: { before: mOld, now: mCur },
     nowAtDefaultLateness: atDefault,
     nowOverBefore: {
       jobCpuMicrosPerEvent: cpuRatio,
       jobCpuMicrosPerEventSteady: cpuRatioSteady,
-      eventsPerSecondSteady: ratio(cur.eventsPerSecondSteady, old.eventsPerSecondSteady),
-      eventsPerSecondIncludingStartup: ratio(cur.eventsPerSecondIncludingStartup, old.eventsPerSecondIncludingStartup),
-      postgresServerCpuMicrosPerEvent: ratio(cur.postgres.serverCpuMicrosPerEvent, old.postgres.serverCpuMicrosPerEvent),
-      postgresServerCpuMicrosPerEventDifference: round((cur.postgres.serverCpuMicrosPerEvent ?? Number.NaN) - (old.postgres.serverCpuMicrosPerEvent ?? Number.NaN)),
-      postgresJobBackendsCpuMicrosPerEvent: ratio(cur.postgres.jobBackendsCpuMicrosPerEvent, old.postgres.jobBackendsCpuMicrosPerEvent),
-      postgresJobBackendsCpuMicrosPerEventDifference: round((cur.postgres.jobBackendsCpuMicrosPerEvent ?? Number.NaN) - (old.postgres.jobBackendsCpuMicrosPerEvent ?? Number.NaN)),
-      // The job's CPU per record, start-up included: now at most 1.2 × before.
+      eventsPerSecondSteady: ratio(mCur.eventsPerSecondSteady, mOld.eventsPerSecondSteady),
+      eventsPerSecondIncludingStartup: ratio(mCur.eventsPerSecondIncludingStartup, mOld.eventsPerSecondIncludingStartup),
+      postgresServerCpuMicrosPerEvent: ratio(mCur.postgresServerCpuMicrosPerEvent, mOld.postgresServerCpuMicrosPerEvent),
+      postgresServerCpuMicrosPerEventDifference: round((mCur.postgresServerCpuMicrosPerEvent ?? Number.NaN) - (mOld.postgresServerCpuMicrosPerEvent ?? Number.NaN)),
+      postgresJobBackendsCpuMicrosPerEvent: ratio(mCur.postgresJobBackendsCpuMicrosPerEvent, mOld.postgresJobBackendsCpuMicrosPerEvent),
+      postgresJobBackendsCpuMicrosPerEventDifference: round((mCur.postgresJobBackendsCpuMicrosPerEvent ?? Number.NaN) - (mOld.postgresJobBackendsCpuMicrosPerEvent ?? Number.NaN)),
+      // The job's CPU per record over the medians of the rounds, start-up included: now at most 1.2 × before.
       atMost20PercentSlowerPerRecord: cpuRatio !== null && cpuRatio <= 1.2,
       atMost20PercentSlowerPerRecordSteady: cpuRatioSteady !== null && cpuRatioSteady <= 1.2,
     },
