@@ -1,4 +1,5 @@
 // Writes bench/RESULTS.md from bench/results/*.json (run by bench/run.sh).
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 const read = (name) => (existsSync(`bench/results/${name}.json`) ? JSON.parse(readFileSync(`bench/results/${name}.json`, 'utf8')) : undefined);
@@ -23,11 +24,26 @@ const others = existsSync('bench/results')
       .filter((name) => !first.includes(name))
       .sort()
   : [];
+/**
+ * A result not measured in this run (a skipped or failed hook) keeps its own date: the day of the
+ * commit that last changed it, since a checkout gives every file today's mtime.
+ */
+function measuredOn(file) {
+  const git = (...args) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const changed = git('status', '--porcelain', '--', file) !== '';
+    const committed = git('log', '-1', '--format=%cs', '--', file);
+    if (!changed && committed !== '') return committed;
+  } catch {
+    // not a git checkout: the file's own time is all there is
+  }
+  return statSync(file).mtime.toISOString().slice(0, 10);
+}
+
 for (const name of [...first, ...others]) {
   const result = read(name);
   if (!result) continue;
-  // A result not measured in this run (a skipped or failed hook) keeps its own date.
-  const measured = statSync(`bench/results/${name}.json`).mtime.toISOString().slice(0, 10);
+  const measured = measuredOn(`bench/results/${name}.json`);
   lines.push(`## ${name} (written ${measured})`, '', '```json', JSON.stringify(result, null, 2), '```', '');
 }
 console.log(lines.join('\n'));
