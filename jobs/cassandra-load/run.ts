@@ -9,7 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { pushBatchMetrics } from '../lib/metrics.js';
 import { createS3Client } from '../lib/s3.js';
 import { openDuckDb } from '../daily-transform/duckdb.js';
-import { curatedObjectKey } from '../daily-transform/publish.js';
+import { curatedObjectKey } from '../lib/curated.js';
 import { quote } from '../daily-transform/sql.js';
 import { stageObjects } from '../daily-transform/stage.js';
 import type { CassandraLoadOptions } from './command.js';

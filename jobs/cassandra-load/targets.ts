@@ -1,4 +1,4 @@
-import { METRICS, metricTable } from '../daily-transform/metrics-sql.js';
+import { METRIC_NAMES, metricTable } from '../lib/curated.js';
 
 /** A Cassandra table and the DuckDB query (over the staged curated files) that fills it. */
 export interface LoadTarget {
@@ -43,10 +43,10 @@ export const PIN_TARGETS: LoadTarget[] = [
   },
 ];
 
-export const METRIC_TARGETS: LoadTarget[] = METRICS.map((m) => ({
-  table: metricTable(m.name),
-  sources: [metricTable(m.name)],
-  select: (date: string) => `SELECT '${date}' AS dt, * FROM ${metricTable(m.name)}`,
+export const METRIC_TARGETS: LoadTarget[] = METRIC_NAMES.map((name) => ({
+  table: metricTable(name),
+  sources: [metricTable(name)],
+  select: (date: string) => `SELECT '${date}' AS dt, * FROM ${metricTable(name)}`,
   dateColumns: ['dt'],
   replaceDayPartition: true,
 }));

@@ -12,7 +12,7 @@ import { listKeys, waitFor } from '../test/lake.js';
 import { startJob } from '../test/process.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../emulate/generator.js';
 import { privateBucket, serviceEnv, serviceSettings } from '../test/services.js';
-import { METRICS } from './metrics-sql.js';
+import { COLUMN_TYPES, lakeTables } from '../lib/curated.js';
 import type { QualityReport } from './report.js';
 import { readParquet } from './test/parquet.js';
 import { lakeLine, putObjects, toRawObjects, type RawObject } from './test/raw-lake.js';
@@ -107,10 +107,17 @@ describe('daily-transform against real S3', () => {
     expect(first.stderr).toMatch(/daily-transform finished/);
     expect(first.code).toBe(0);
 
-    const tables = ['pins', 'geo', 'users', 'posts', ...METRICS.map((m) => `metrics_${m.name}`)];
-    const keys = tables.map((t) => `curated/${t}/dt=${DAY_OK}/part-0.parquet`);
+    const tables = lakeTables();
+    const keys = tables.map(({ table }) => `curated/${table}/dt=${DAY_OK}/part-0.parquet`);
     const curated = (await listKeys(s3, bucket, 'curated/')).filter((k) => k.includes(`/dt=${DAY_OK}/`));
     expect(curated.sort()).toEqual([...keys].sort());
+    // Every file has exactly the contract's columns, in its order, with its types: what the lake's Trino tables declare.
+    for (const [i, { table, columns }] of tables.entries()) {
+      const file = join(work, `contract-${table}.parquet`);
+      await writeFile(file, await getBytes(keys[i] as string));
+      const described = await readParquet(file, 'SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM t)');
+      expect(described.map((c) => [c.column_name, c.column_type]), table).toEqual(columns.map(([name, type]) => [name, COLUMN_TYPES[type].duckdb]));
+    }
 
     const r = await report(DAY_OK);
     expect(r).toMatchObject({ date: DAY_OK, passed: true, failures: [], thresholds: { max_rejected_pct: 5 } });

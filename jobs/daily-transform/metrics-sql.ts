@@ -1,3 +1,5 @@
+import type { MetricName } from '../lib/curated.js';
+
 /**
  * The metric tables, computed over the whole curated history of posts up to day D (a table or
  * view named `history`, one row per post). Every ranking breaks ties by name so the result never
@@ -9,7 +11,8 @@ export const AGE_GROUP_SQL = `CASE WHEN age IS NULL THEN NULL WHEN age < 18 THEN
   WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END`;
 
 export interface MetricDefinition {
-  name: string;
+  /** One of the curated contract's metric tables (lib/curated.ts), which fixes its columns. */
+  name: MetricName;
   description: string;
   sql: string;
 }
@@ -82,10 +85,6 @@ export const METRICS: readonly MetricDefinition[] = [
     sql: `SELECT ${JOIN_YEAR} AS join_year, count(*) AS users_joined FROM history WHERE date_joined IS NOT NULL GROUP BY ALL ORDER BY join_year`,
   },
 ];
-
-export function metricTable(name: string): string {
-  return `metrics_${name}`;
-}
 
 /** The columns the metrics read. */
 export const HISTORY_COLUMNS = ['unique_id', 'dt', 'category', 'country', 'poster_name', 'follower_count', 'event_time', 'age', 'date_joined'];

@@ -7,7 +7,8 @@ import { bundledDataFile } from '../lib/paths.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../emulate/generator.js';
 import { loadSeedPins } from '../emulate/seed-pins.js';
 import { openDuckDb } from './duckdb.js';
-import { METRICS, metricTable } from './metrics-sql.js';
+import { METRIC_NAMES, metricTable } from '../lib/curated.js';
+import { METRICS } from './metrics-sql.js';
 import { readParquet } from './test/parquet.js';
 import { toRawObjects, writeLocalObjects } from './test/raw-lake.js';
 import { transformDay } from './transform.js';
@@ -181,6 +182,10 @@ describe('metric tables over the curated history', () => {
   it.each(METRICS.map((m) => m.name))('%s matches an independent computation', (name) => {
     expect(actual[name]?.length).toBeGreaterThan(0);
     expect(actual[name]).toEqual(expected[name]);
+  });
+
+  it('computes each metric table of the curated contract once, and no other', () => {
+    expect(METRICS.map((m) => m.name).sort()).toEqual([...METRIC_NAMES].sort());
   });
 
   it('covers both days of history', () => {

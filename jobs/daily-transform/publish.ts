@@ -2,15 +2,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DependencyError } from '../lib/errors.js';
+import { curatedObjectKey } from '../lib/curated.js';
 import { curatedPartitionPrefix } from '../lib/lake.js';
 import { listKeys } from './stage.js';
-
-/** The one file of a curated table for a day. */
-export const PART_FILE = 'part-0.parquet';
-
-export function curatedObjectKey(table: string, date: string): string {
-  return `${curatedPartitionPrefix(table, date)}${PART_FILE}`;
-}
 
 export async function putFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string): Promise<void> {
   const { size } = await stat(path);

@@ -1,4 +1,5 @@
 import { PLACEHOLDERS, type RecordType } from '../lib/contracts.js';
+import { columnNames, CURATED_TABLES, type CuratedTable } from '../lib/curated.js';
 
 /**
  * The cleaning rules as DuckDB SQL. Raw lines are parsed once against an explicit structure
@@ -226,24 +227,6 @@ export function stageSql(type: RecordType, files: readonly string[], mode: ReadM
     FROM (SELECT ${typed} FROM (${parsedSql(type, files, mode)})))`;
 }
 
-/** Curated columns per table, in output order, and the total order each file is sorted by. */
-export const CURATED_TABLES = {
-  pins: {
-    columns: ['ind', 'unique_id', 'title', 'description', 'poster_name', 'follower_count', 'tag_list', 'media_type', 'story_format', 'image_src', 'downloaded', 'save_location', 'category'],
-    orderBy: 'ind, unique_id',
-  },
-  geo: { columns: ['ind', 'event_time', 'latitude', 'longitude', 'coordinates', 'country'], orderBy: 'ind' },
-  users: { columns: ['ind', 'user_name', 'age', 'date_joined'], orderBy: 'ind' },
-  posts: {
-    columns: [
-      'ind', 'unique_id', 'title', 'description', 'poster_name', 'follower_count', 'tag_list', 'media_type', 'story_format', 'image_src', 'downloaded',
-      'save_location', 'category', 'event_time', 'latitude', 'longitude', 'coordinates', 'country', 'user_name', 'age', 'date_joined', 'dt',
-    ],
-    orderBy: 'ind, unique_id',
-  },
-} as const;
-export type CuratedTable = keyof typeof CURATED_TABLES;
-
 /** Which stage table feeds which curated table, and the key a duplicate is judged by. */
 export const DEDUPE: Record<Exclude<CuratedTable, 'posts'>, { stage: RecordType; key: string }> = {
   pins: { stage: 'pin', key: 'unique_id' },
@@ -261,7 +244,7 @@ export const TABLE_OF = Object.fromEntries(Object.entries(DEDUPE).map(([table, {
  * from latitude and longitude when posts are written, not carried through the sort as a list.
  */
 const joinedColumns = (table: 'geo' | 'users', alias: string): string[] =>
-  CURATED_TABLES[table].columns.filter((c) => c !== 'ind' && c !== 'coordinates').map((c) => `${alias}.${c}`);
+  columnNames(table).filter((c) => c !== 'ind' && c !== 'coordinates').map((c) => `${alias}.${c}`);
 
 /**
  * A stage table as stored: sorted once, by its curated file's order and then the line's Kafka
@@ -324,5 +307,5 @@ export function copyToParquetSql(select: string, path: string): string {
  * tidy tag text here, and the coordinates made.
  */
 export function curatedSelect(table: CuratedTable): string {
-  return `SELECT ${CURATED_TABLES[table].columns.map((c) => WRITTEN_AS[c] ?? c).join(', ')} FROM ${table}`;
+  return `SELECT ${columnNames(table).map((c) => WRITTEN_AS[c] ?? c).join(', ')} FROM ${table}`;
 }

@@ -5,8 +5,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { PLACEHOLDERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js';
 import { allOrFirstError } from '../lib/settle.js';
 import { createTableSql, rows, run, scalar, type DuckDb } from './duckdb.js';
-import { historySql, METRICS, metricTable } from './metrics-sql.js';
-import { copyToParquetSql, curatedSelect, curatedViewSql, DEDUPE, markDuplicatesSql, stageTableSql, TABLE_OF, type CuratedTable, type ReadMode } from './sql.js';
+import { METRIC_TABLES, metricTable, type CuratedTable } from '../lib/curated.js';
+import { historySql, METRICS } from './metrics-sql.js';
+import { copyToParquetSql, curatedSelect, curatedViewSql, DEDUPE, markDuplicatesSql, stageTableSql, TABLE_OF, type ReadMode } from './sql.js';
 import type { RejectedSample, TableStats, TransformOutput, TransformStats } from './types.js';
 
 /** DuckDB errors of the fast reader that the line-by-line reader cannot mend. */
@@ -78,7 +79,9 @@ export async function transformDay(duckDb: DuckDb, input: TransformInput): Promi
       const table = metricTable(metric.name);
       await run(side, createTableSql(table, metric.sql));
       files[table] = join(input.outDir, `${table}.parquet`);
-      await run(side, copyToParquetSql(`SELECT * FROM ${table}`, files[table]));
+      // In the contract's column order, whatever order the metric's query gives.
+      const columns = METRIC_TABLES[metric.name].map(([name]) => name).join(', ');
+      await run(side, copyToParquetSql(`SELECT ${columns} FROM ${table}`, files[table]));
       metricRows[metric.name] = await scalar(side, `SELECT count(*) FROM ${table}`);
     }
   };
