@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readParquet } from './daily-transform/test/parquet.js';
+import { readParquet } from './test/parquet.js';
 import { createKafka } from './lib/kafka.js';
 import { curatedPartitionPrefix } from './lib/lake.js';
 import { createLogger } from './lib/logger.js';

@@ -16,11 +16,11 @@ import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { createCassandraClient } from '../../jobs/lib/cassandra.js';
 import type { PinRecord, TypedRecord } from '../../jobs/lib/contracts.js';
 import { deleteKeys } from '../../jobs/daily-transform/publish.js';
-import { listKeys } from '../../jobs/daily-transform/stage.js';
+import { listKeys } from '../../jobs/lib/stage.js';
 import { bundledDataFile } from '../../jobs/lib/paths.js';
 import { createS3Client, ensureBucket } from '../../jobs/lib/s3.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../../jobs/emulate/generator.js';
-import { putObjects, toRawObjects } from '../../jobs/daily-transform/test/raw-lake.js';
+import { putObjects, toRawObjects } from '../../jobs/test/raw-lake.js';
 import { serviceSettings } from '../../jobs/test/services.js';
 
 const DAY_MS = 86_400_000;

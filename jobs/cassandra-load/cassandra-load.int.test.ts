@@ -5,7 +5,7 @@ import { createS3Client, ensureBucket } from '../lib/s3.js';
 import { runCli } from '../test/cli.js';
 import { listKeys } from '../test/lake.js';
 import { privateBucket, serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
-import { lakeLine, putObjects } from '../daily-transform/test/raw-lake.js';
+import { lakeLine, putObjects } from '../test/raw-lake.js';
 import { LOAD_TARGETS } from './targets.js';
 
 const settings = serviceSettings();

@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Argv } from 'yargs';
-import { option, validateSettings } from '../lib/config.js';
+import { option, validateSettings, withDateOption } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
-import { withDateOption } from '../daily-transform/options.js';
+
 
 export const LoadSettings = Type.Object({
   replication: Type.String({ minLength: 1 }),

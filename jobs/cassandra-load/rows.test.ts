@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
-import { openDuckDb } from '../daily-transform/duckdb.js';
+import { openDuckDb } from '../lib/duckdb.js';
 import { jsonRows, paramConverter, partitionKeyOf, singleReplicaSet } from './rows.js';
 
 describe('paramConverter', () => {

@@ -2,7 +2,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DependencyError, InputError, PinpipeError } from '../lib/errors.js';
 import { qualityReportKey } from '../lib/lake.js';
 import { curatedObjectKey } from '../lib/curated.js';
-import { listKeys } from '../daily-transform/stage.js';
+import { listKeys } from '../lib/stage.js';
 
 interface ReportHead {
   passed?: unknown;

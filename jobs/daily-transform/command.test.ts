@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../lib/errors.js';
 import { runCli } from '../test/cli.js';
-import { checkDate } from './options.js';
+import { checkDate } from '../lib/config.js';
 import { buildReport, percent } from './report.js';
 import type { TransformStats } from './types.js';
 

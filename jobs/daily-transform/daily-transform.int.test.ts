@@ -14,8 +14,8 @@ import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from
 import { privateBucket, serviceEnv, serviceSettings } from '../test/services.js';
 import { COLUMN_TYPES, lakeTables } from '../lib/curated.js';
 import type { QualityReport } from './report.js';
-import { readParquet } from './test/parquet.js';
-import { lakeLine, putObjects, toRawObjects, type RawObject } from './test/raw-lake.js';
+import { readParquet } from '../test/parquet.js';
+import { lakeLine, putObjects, toRawObjects, type RawObject } from '../test/raw-lake.js';
 
 const settings = serviceSettings();
 const s3 = createS3Client(settings);

@@ -6,11 +6,11 @@ import type { TypedRecord } from '../lib/contracts.js';
 import { bundledDataFile } from '../lib/paths.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../emulate/generator.js';
 import { loadSeedPins } from '../emulate/seed-pins.js';
-import { openDuckDb } from './duckdb.js';
+import { openDuckDb } from '../lib/duckdb.js';
 import { METRIC_NAMES, metricTable } from '../lib/curated.js';
 import { METRICS } from './metrics-sql.js';
-import { readParquet } from './test/parquet.js';
-import { toRawObjects, writeLocalObjects } from './test/raw-lake.js';
+import { readParquet } from '../test/parquet.js';
+import { toRawObjects, writeLocalObjects } from '../test/raw-lake.js';
 import { transformDay } from './transform.js';
 
 /**

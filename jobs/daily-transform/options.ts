@@ -1,15 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Argv } from 'yargs';
-import { option, validateSettings, withTopicOptions, type TopicOptions } from '../lib/config.js';
-import { ConfigError } from '../lib/errors.js';
-import { assertLakeDate } from '../lib/lake.js';
+import { option, validateSettings, withDateOption, withTopicOptions, type TopicOptions } from '../lib/config.js';
 
 /** DuckDB sizes such as "512MB", "1GB", "1.5GiB", or a percentage of RAM such as "60%". */
 export const MEMORY_LIMIT_PATTERN = '^(\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|\\d{1,2}%)$';
-
-export const DateSettings = Type.Object({
-  date: Type.String({ minLength: 1 }),
-});
 
 export const TransformSettings = Type.Object({
   memoryLimit: Type.String({ pattern: MEMORY_LIMIT_PATTERN, description: 'a size such as 512MB or 1GB, or a share of RAM such as 60%' }),
@@ -20,29 +14,6 @@ export const TransformSettings = Type.Object({
   keepTemp: Type.Boolean(),
 });
 export type TransformOptions = Static<typeof TransformSettings> & { date: string } & TopicOptions;
-
-/** `--date`: a real calendar day; reported as a configuration error (exit 2) otherwise. */
-export function checkDate(value: unknown): string {
-  if (value === undefined || value === null || value === '') throw new ConfigError('--date / PINPIPE_DATE: is required (YYYY-MM-DD)');
-  const text = String(value);
-  try {
-    return assertLakeDate(text);
-  } catch {
-    throw new ConfigError(`--date / PINPIPE_DATE: "${text}" is not a calendar date in YYYY-MM-DD form`);
-  }
-}
-
-/** The `--date` option both daily jobs take. */
-export function withDateOption<T>(y: Argv<T>): Argv<T & { date: string }> {
-  return y
-    .options({
-      ...option('date', { type: 'string', description: 'The day D to process, YYYY-MM-DD (UTC)', requiresArg: true, group: 'Day:' }),
-    })
-    .check((argv) => {
-      checkDate(argv.date);
-      return true;
-    }) as unknown as Argv<T & { date: string }>;
-}
 
 export function transformOptions<T>(y: Argv<T>) {
   return withTopicOptions(withDateOption(y))

@@ -4,7 +4,7 @@ import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/
 import { DependencyError } from '../lib/errors.js';
 import { curatedObjectKey } from '../lib/curated.js';
 import { curatedPartitionPrefix } from '../lib/lake.js';
-import { listKeys } from './stage.js';
+import { listKeys } from '../lib/stage.js';
 
 export async function putFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string): Promise<void> {
   const { size } = await stat(path);

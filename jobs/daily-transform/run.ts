@@ -10,10 +10,10 @@ import { pushBatchMetrics } from '../lib/metrics.js';
 import { LAKE_PREFIXES, qualityReportKey, RAW_EXTENSION, rawDayPrefix } from '../lib/lake.js';
 import { createS3Client } from '../lib/s3.js';
 import type { DailyTransformOptions } from './command.js';
-import { openDuckDb } from './duckdb.js';
+import { openDuckDb } from '../lib/duckdb.js';
 import { replacePartition } from './publish.js';
 import { buildReport, type QualityReport } from './report.js';
-import { listKeys, stageGroups } from './stage.js';
+import { listKeys, stageGroups } from '../lib/stage.js';
 import { STAGE_ORDER, transformDay } from './transform.js';
 
 /** Downloads in flight while staging: enough to keep the local network busy. */

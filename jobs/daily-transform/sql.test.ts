@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDuckDb, type DuckDb } from './duckdb.js';
-import { followerCountSql, quote, tagListSql, timeSql } from './sql.js';
+import { openDuckDb, quote, type DuckDb } from '../lib/duckdb.js';
+import { followerCountSql, tagListSql, timeSql } from './sql.js';
 
 let db: DuckDb;
 

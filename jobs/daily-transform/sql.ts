@@ -1,4 +1,5 @@
 import { PLACEHOLDERS, type RecordType } from '../lib/contracts.js';
+import { quote } from '../lib/duckdb.js';
 import { columnNames, CURATED_TABLES, type CuratedTable } from '../lib/curated.js';
 
 /**
@@ -6,10 +7,6 @@ import { columnNames, CURATED_TABLES, type CuratedTable } from '../lib/curated.j
  * whose leaves are all VARCHAR (nothing inferred), then typed field by field with try_cast, so
  * one odd value nulls a field or rejects its line with a reason, and never fails the day.
  */
-
-export function quote(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
 
 function inList(values: readonly string[]): string {
   return `(${values.map(quote).join(', ')})`;

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PLACEHOLDERS, RECORD_TYPES, type RecordType } from '../lib/contracts.js';
 import { allOrFirstError } from '../lib/settle.js';
-import { createTableSql, rows, run, scalar, type DuckDb } from './duckdb.js';
+import { createTableSql, rows, run, scalar, type DuckDb } from '../lib/duckdb.js';
 import { METRIC_TABLES, metricTable, type CuratedTable } from '../lib/curated.js';
 import { historySql, METRICS } from './metrics-sql.js';
 import { copyToParquetSql, curatedSelect, curatedViewSql, DEDUPE, markDuplicatesSql, stageTableSql, TABLE_OF, type ReadMode } from './sql.js';

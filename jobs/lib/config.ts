@@ -3,6 +3,7 @@ import { Type, type Static, type TObject, type TProperties } from '@sinclair/typ
 import type { Argv, Options } from 'yargs';
 import { TOPICS, type RecordType } from './contracts.js';
 import { ConfigError } from './errors.js';
+import { assertLakeDate } from './lake.js';
 
 /**
  * Settings come from flags, then PINPIPE_* environment variables, then defaults. This module
@@ -263,4 +264,51 @@ export function withGlobalOptions<T>(y: Argv<T>): Argv<T & GlobalOptions> {
     ...option('log-level', { type: 'string', choices: LOG_LEVELS, description: 'Minimum level of the JSON log lines on stderr', default: 'info' }),
     ...option('verbose', { type: 'boolean', description: 'Print stack traces with errors', default: false }),
   }) as unknown as Argv<T & GlobalOptions>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trino
+
+export const TrinoSettings = Type.Object({
+  trinoUrl: Type.String({ pattern: '^https?://[^\\s]+$', description: 'an http(s):// URL' }),
+  trinoUser: Type.String({ minLength: 1 }),
+  trinoPassword: Type.Optional(Type.String()),
+});
+export type TrinoOptions = Static<typeof TrinoSettings>;
+
+export function withTrinoOptions<T>(y: Argv<T>): Argv<T & TrinoOptions> {
+  return checked(
+    y.options({
+      ...option('trino-url', { type: 'string', description: "Trino coordinator's URL", default: 'http://127.0.0.1:8090', group: 'Trino:' }),
+      ...option('trino-user', { type: 'string', description: 'User the queries run as', default: 'pinpipe', group: 'Trino:' }),
+      ...option('trino-password', { type: 'string', description: 'Password for basic authentication (https only; empty: none)', group: 'Trino:' }),
+    }),
+    TrinoSettings,
+  ) as unknown as Argv<T & TrinoOptions>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The day a daily job works on
+
+/** `--date`: a real calendar day; reported as a configuration error (exit 2) otherwise. */
+export function checkDate(value: unknown): string {
+  if (value === undefined || value === null || value === '') throw new ConfigError('--date / PINPIPE_DATE: is required (YYYY-MM-DD)');
+  const text = String(value);
+  try {
+    return assertLakeDate(text);
+  } catch {
+    throw new ConfigError(`--date / PINPIPE_DATE: "${text}" is not a calendar date in YYYY-MM-DD form`);
+  }
+}
+
+/** The `--date` option both daily jobs take. */
+export function withDateOption<T>(y: Argv<T>): Argv<T & { date: string }> {
+  return y
+    .options({
+      ...option('date', { type: 'string', description: 'The day D to process, YYYY-MM-DD (UTC)', requiresArg: true, group: 'Day:' }),
+    })
+    .check((argv) => {
+      checkDate(argv.date);
+      return true;
+    }) as unknown as Argv<T & { date: string }>;
 }

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { option, withS3Options, type GlobalOptions, type S3Options } from '../lib/config.js';
+import { option, withDateOption, withS3Options, type GlobalOptions, type S3Options } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { runJob } from '../lib/job.js';
-import { withDateOption } from '../daily-transform/options.js';
+
 
 export interface RawReadyOptions extends GlobalOptions, S3Options {
   date: string;

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { DependencyError } from '../lib/errors.js';
-import { Slots } from '../lib/slots.js';
+import { DependencyError } from './errors.js';
+import { Slots } from './slots.js';
 
 /** Every key under a prefix, sorted. */
 export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {

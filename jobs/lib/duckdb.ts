@@ -1,5 +1,4 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { quote } from './sql.js';
 
 export interface DuckDbSettings {
   memoryLimit: string;
@@ -77,4 +76,7 @@ export function createTableSql(name: string, select: string): string {
   return `CREATE OR REPLACE TABLE ${name} AS ${select}`;
 }
 
-export { quote };
+/** A SQL string literal. */
+export function quote(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}

@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { TOPICS, type RecordType, type TypedRecord } from '../../lib/contracts.js';
-import { rawObjectKey } from '../../lib/lake.js';
+import { TOPICS, type RecordType, type TypedRecord } from '../lib/contracts.js';
+import { rawObjectKey } from '../lib/lake.js';
 
 /** One raw lake object: lines as the s3-sink writes them, for one topic-partition from startOffset. */
 export interface RawObject {

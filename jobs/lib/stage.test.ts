@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DependencyError } from '../lib/errors.js';
+import { DependencyError } from './errors.js';
 import { stageGroups } from './stage.js';
 
 /** An S3 client whose GETs wait until the test releases them, and that records what is in flight. */
