@@ -26,7 +26,7 @@ WITH_STACK_ENV = eval "$$($(STACK) env)" &&
 # from their own mk/*.mk file; `make test` runs them after the vitest suites.
 EXTRA_TESTS :=
 
-.PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo bench bench-runtimes distclean
+.PHONY: help install node-deps py-deps build lint typecheck test test-unit test-integration up status down clean demo sql bench bench-runtimes distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,7 +70,7 @@ test: install lint typecheck up ## Lint, typecheck and every test, starting the 
 	$(WITH_STACK_ENV) npx vitest run --project integration --no-file-parallelism
 	@for suite in $(EXTRA_TESTS); do $(MAKE) --no-print-directory $$suite; done
 
-up: ## Start Kafka, MinIO, Cassandra, PostgreSQL, Prometheus and the Pushgateway on 127.0.0.1 (installs them first)
+up: ## Start Kafka, MinIO, Cassandra, PostgreSQL, Prometheus, the Pushgateway and Trino on 127.0.0.1 (installs them first)
 	$(STACK) up
 
 status: ## Say which local services are up, down or died
@@ -88,6 +88,10 @@ distclean: clean ## Also delete node_modules and the download cache
 
 demo: install up build ## Start everything and run the pipeline end to end on sample data
 	$(WITH_STACK_ENV) bash scripts/demo.sh
+
+sql: install up build ## A Trino SQL prompt over the lake, Cassandra and the stream windows (declares the lake's tables first)
+	$(WITH_STACK_ENV) $(PINPIPE) lake-tables --log-level warn
+	$(STACK) sql
 
 bench: install up build ## Measure throughput, latency and memory against the real services (bench/RESULTS.md)
 	$(WITH_STACK_ENV) bash bench/run.sh

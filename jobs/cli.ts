@@ -8,12 +8,13 @@ import { checkCommand } from './check/command.js';
 import { dailyTransformCommand } from './daily-transform/command.js';
 import { emulateCommand } from './emulate/command.js';
 import { ingestCommand } from './ingest/command.js';
+import { lakeTablesCommand } from './lake-tables/command.js';
 import { rawReadyCommand } from './raw-ready/command.js';
 import { s3SinkCommand } from './s3-sink/command.js';
 import { streamAggCommand } from './stream-agg/command.js';
 
 /** Every command, registered explicitly. */
-const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, streamAggCommand, rawReadyCommand, dailyTransformCommand, cassandraLoadCommand, checkCommand] as const;
+const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, streamAggCommand, rawReadyCommand, dailyTransformCommand, cassandraLoadCommand, lakeTablesCommand, checkCommand] as const;
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /**

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local real services for pinpipe tests and demos: Kafka (KRaft), S3 (MinIO),
-# Cassandra (with the Prometheus JMX exporter agent), PostgreSQL, and the
-# monitoring pair Prometheus and Pushgateway, each a plain process on 127.0.0.1.
+# Cassandra (with the Prometheus JMX exporter agent), PostgreSQL, the
+# monitoring pair Prometheus and Pushgateway, and Trino over Cassandra, the lake
+# and PostgreSQL, each a plain process on 127.0.0.1.
 #
 #   stack/stack.sh install [svc...]   fetch/build into the cache (idempotent)
 #   stack/stack.sh up      [svc...]   install if needed, start, wait until ready
@@ -9,10 +10,12 @@
 #   stack/stack.sh down    [svc...]   graceful stop (TERM, then KILL after a bound)
 #   stack/stack.sh clean   [svc...]   down, then delete data, logs and pidfiles
 #   stack/stack.sh env                export lines for the connection settings
+#   stack/stack.sh sql [args...]      the Trino CLI on the local Trino (args go to the CLI,
+#                                     e.g. --execute 'SHOW CATALOGS')
 #   stack/stack.sh kafka-run CLASS [args...]  run a class from the Kafka jars
 #                                     (e.g. org.apache.kafka.tools.ProducerPerformance)
 #
-# Services: postgres s3 kafka cassandra pushgateway prometheus (default: all).
+# Services: postgres s3 kafka cassandra pushgateway prometheus trino (default: all).
 # Cache:  ${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}       (downloads, builds)
 # State:  ${PINPIPE_STACK_DIR:-$PINPIPE_CACHE_DIR/stack}   (data, logs, pidfiles)
 set -euo pipefail
@@ -29,9 +32,14 @@ MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # The javaagent that serves Cassandra's JMX metrics in Prometheus format.
 JMX_EXPORTER_VERSION=1.0.1
 # Prometheus and Pushgateway come from Debian (bookworm: 2.42 and 1.5).
+# Trino: the server tarball and the CLI's executable jar from Maven Central.
+TRINO_VERSION=476
+# The plugins kept from the tarball (it carries every one, about 820 MB): the three
+# connectors, and geospatial, whose types the PostgreSQL connector needs to start.
+TRINO_PLUGINS=(cassandra hive postgresql geospatial)
 
 # ---- settings ---------------------------------------------------------------
-ALL_SERVICES=(postgres s3 kafka cassandra pushgateway prometheus) # start order
+ALL_SERVICES=(postgres s3 kafka cassandra pushgateway prometheus trino) # start order
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}
@@ -50,6 +58,7 @@ CASSANDRA_EXPORTER_PORT=${PINPIPE_CASSANDRA_EXPORTER_PORT:-9104}
 PG_PORT=${PINPIPE_PG_PORT:-5432}
 PROMETHEUS_PORT=${PINPIPE_PROMETHEUS_PORT:-9090}
 PUSHGATEWAY_PORT=${PINPIPE_PUSHGATEWAY_PORT:-9091}
+TRINO_PORT=${PINPIPE_TRINO_PORT:-8090}
 # Where Prometheus finds the jobs' /metrics (host:port); a job that is not running
 # is simply a target that is down.
 SCRAPE_INGEST=${PINPIPE_SCRAPE_INGEST:-127.0.0.1:8088}
@@ -73,6 +82,12 @@ KAFKA_LIBS=$CACHE_DIR/kafka/$KAFKA_VERSION/libs
 CASSANDRA_LIBS=$CACHE_DIR/cassandra/$CASSANDRA_VERSION/libs
 MINIO_BIN=$CACHE_DIR/bin/minio-$MINIO_VERSION
 JMX_EXPORTER_JAR=$CACHE_DIR/jmx-exporter/jmx_prometheus_javaagent-$JMX_EXPORTER_VERSION.jar
+TRINO_HOME=$CACHE_DIR/trino/$TRINO_VERSION/server
+TRINO_CLI_JAR=$CACHE_DIR/trino/$TRINO_VERSION/trino-cli-$TRINO_VERSION-executable.jar
+# Trino 476 needs Java 24 or newer; the default Java (17) runs Kafka and Cassandra.
+TRINO_JAVA_HOME=${PINPIPE_TRINO_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+# Where the lake catalog keeps its table definitions (a file metastore in the bucket).
+TRINO_METASTORE_PREFIX=trino-metastore
 
 # Seconds to wait for readiness after launch, and for exit after the stop signal.
 declare -A READY_TIMEOUT=(
@@ -82,11 +97,12 @@ declare -A READY_TIMEOUT=(
   [postgres]=${PINPIPE_PG_READY_TIMEOUT:-30}
   [pushgateway]=${PINPIPE_PUSHGATEWAY_READY_TIMEOUT:-30}
   [prometheus]=${PINPIPE_PROMETHEUS_READY_TIMEOUT:-60}
+  [trino]=${PINPIPE_TRINO_READY_TIMEOUT:-180}
 )
-declare -A STOP_TIMEOUT=([kafka]=30 [s3]=15 [cassandra]=30 [postgres]=20 [pushgateway]=10 [prometheus]=20)
+declare -A STOP_TIMEOUT=([kafka]=30 [s3]=15 [cassandra]=30 [postgres]=20 [pushgateway]=10 [prometheus]=20 [trino]=30)
 # PostgreSQL's SIGTERM is a "smart" shutdown that waits for every client to
 # disconnect; SIGINT is the fast one.
-declare -A STOP_SIGNAL=([kafka]=TERM [s3]=TERM [cassandra]=TERM [postgres]=INT [pushgateway]=TERM [prometheus]=TERM)
+declare -A STOP_SIGNAL=([kafka]=TERM [s3]=TERM [cassandra]=TERM [postgres]=INT [pushgateway]=TERM [prometheus]=TERM [trino]=TERM)
 
 # ---- small helpers ----------------------------------------------------------
 say() { printf 'stack: %s\n' "$*"; }
@@ -183,6 +199,7 @@ svc_ports() { # svc -> lines "port ENV_VAR"
     postgres) printf '%s %s\n' "$PG_PORT" PINPIPE_PG_PORT ;;
     pushgateway) printf '%s %s\n' "$PUSHGATEWAY_PORT" PINPIPE_PUSHGATEWAY_PORT ;;
     prometheus) printf '%s %s\n' "$PROMETHEUS_PORT" PINPIPE_PROMETHEUS_PORT ;;
+    trino) printf '%s %s\n' "$TRINO_PORT" PINPIPE_TRINO_PORT ;;
   esac
 }
 
@@ -222,7 +239,7 @@ ensure_os_packages() { # svc...
   command -v curl >/dev/null || want+=(curl)
   for svc in "$@"; do
     case $svc in
-      kafka | cassandra)
+      kafka | cassandra | trino)
         [[ -x $JAVA ]] || want+=(openjdk-17-jre-headless)
         command -v mvn >/dev/null || want+=(maven)
         ;;
@@ -295,6 +312,40 @@ jmx_exporter_install() {
   mv "$dir.tmp/$(basename "$JMX_EXPORTER_JAR")" "$JMX_EXPORTER_JAR"
   rm -rf "$dir.tmp"
   say "JMX exporter agent ready in $(elapsed "$t0")"
+}
+
+# Only the connectors pinpipe uses are unpacked, and the tarball is not kept: the cache holds
+# about 300 MB of Trino instead of 1.6 GB.
+trino_installed() { [[ -f $TRINO_HOME/.installed && -f $TRINO_CLI_JAR ]]; }
+trino_install() {
+  local dir tmp t0 plugin
+  [[ -x $TRINO_JAVA_HOME/bin/java ]] ||
+    die "trino: Trino $TRINO_VERSION needs Java 24 or newer and there is none at $TRINO_JAVA_HOME; install one there or set PINPIPE_TRINO_JAVA_HOME"
+  dir=$(dirname "$TRINO_HOME")
+  tmp=$dir.tmp
+  t0=$(now)
+  rm -rf "$tmp"
+  mkdir -p "$tmp/server"
+  say "fetching Trino $TRINO_VERSION from Maven Central (first time only, about 820 MB)"
+  run_logged "fetching the Trino server" "$CACHE_DIR/logs/trino-maven.log" \
+    mvn -B -Dmaven.repo.local="$CACHE_DIR/m2" "$MAVEN_DEPENDENCY_PLUGIN:copy" \
+    -Dartifact="io.trino:trino-server:$TRINO_VERSION:tar.gz" -DoutputDirectory="$tmp" || return 1
+  run_logged "fetching the Trino CLI" "$CACHE_DIR/logs/trino-cli-maven.log" \
+    mvn -B -Dmaven.repo.local="$CACHE_DIR/m2" "$MAVEN_DEPENDENCY_PLUGIN:copy" \
+    -Dartifact="io.trino:trino-cli:$TRINO_VERSION:jar:executable" -DoutputDirectory="$tmp" || return 1
+  # Plugins share jars as hard links to other plugins' copies, so the whole tree is unpacked and
+  # the parts kept are moved out of it (a hard link keeps its data when the others go).
+  mkdir -p "$tmp/full" "$tmp/server/plugin"
+  tar -xzf "$tmp/trino-server-$TRINO_VERSION.tar.gz" -C "$tmp/full" --strip-components=1 ||
+    die "trino: could not unpack $tmp/trino-server-$TRINO_VERSION.tar.gz"
+  mv "$tmp/full/lib" "$tmp/full/NOTICE" "$tmp/server/"
+  for plugin in "${TRINO_PLUGINS[@]}"; do mv "$tmp/full/plugin/$plugin" "$tmp/server/plugin/"; done
+  rm -rf "$tmp/full" "$tmp/trino-server-$TRINO_VERSION.tar.gz"
+  rm -rf "$CACHE_DIR/m2/io/trino/trino-server"
+  touch "$tmp/server/.installed"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  say "Trino $TRINO_VERSION ready in $(elapsed "$t0") (plugins: ${TRINO_PLUGINS[*]})"
 }
 
 s3_installed() { [[ -x $MINIO_BIN ]]; }
@@ -590,6 +641,37 @@ prometheus_command() {
 
 prometheus_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 2>/dev/null; }
 
+# The catalogs are written from the same settings `env` exports to the jobs, so Trino reads the
+# stores the jobs write.
+trino_prepare() {
+  local dir
+  dir=$(svc_dir trino)
+  mkdir -p "$dir/etc/catalog" "$dir/data" || return 1
+  render "$STACK_SRC/trino/config.properties.in" "$dir/etc/config.properties" \
+    PORT="$TRINO_PORT" DATA_DIR="$dir/data" PLUGIN_DIR="$TRINO_HOME/plugin" CATALOG_DIR="$dir/etc/catalog" || return 1
+  render "$STACK_SRC/trino/catalog/cassandra.properties.in" "$dir/etc/catalog/cassandra.properties" \
+    CASSANDRA_HOST=127.0.0.1 CASSANDRA_PORT="$CASSANDRA_PORT" CASSANDRA_DC=datacenter1 || return 1
+  render "$STACK_SRC/trino/catalog/lake.properties.in" "$dir/etc/catalog/lake.properties" \
+    S3_BUCKET="$S3_BUCKET" METASTORE_PREFIX="$TRINO_METASTORE_PREFIX" S3_ENDPOINT="http://127.0.0.1:$S3_PORT" \
+    S3_REGION="$S3_REGION" S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" || return 1
+  render "$STACK_SRC/trino/catalog/stream.properties.in" "$dir/etc/catalog/stream.properties" \
+    PG_HOST=127.0.0.1 PG_PORT="$PG_PORT" PG_DB="$PG_DB" PG_USER="$PG_USER" PG_PASSWORD="$PG_PASSWORD" || return 1
+}
+
+trino_command() {
+  local dir
+  dir=$(svc_dir trino)
+  CMD=("$TRINO_JAVA_HOME/bin/java" "@$STACK_SRC/trino/jvm.config"
+    -Dconfig="$dir/etc/config.properties"
+    -Dlog.levels-file="$STACK_SRC/trino/log.properties"
+    -cp "$TRINO_HOME/lib/*" io.trino.server.TrinoServer)
+}
+
+# Ready once the server says it has finished starting (catalogs loaded), not when it first answers.
+trino_ready() {
+  curl -fsS --max-time 2 "http://127.0.0.1:$TRINO_PORT/v1/info" 2>/dev/null | grep -q '"starting":false'
+}
+
 # ---- the generic start / wait / stop mechanism ------------------------------
 declare -A LAUNCH_PID LAUNCH_T0
 
@@ -795,6 +877,7 @@ export PINPIPE_PG_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 export PINPIPE_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT
 export PINPIPE_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 export PINPIPE_CASSANDRA_EXPORTER_URL=http://127.0.0.1:$CASSANDRA_EXPORTER_PORT
+export PINPIPE_TRINO_URL=http://127.0.0.1:$TRINO_PORT
 EOF
 }
 
@@ -807,7 +890,7 @@ check_settings() {
   local var
   for var in PG_PORT S3_PORT S3_CONSOLE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
     CASSANDRA_PORT CASSANDRA_STORAGE_PORT CASSANDRA_JMX_PORT CASSANDRA_EXPORTER_PORT \
-    PROMETHEUS_PORT PUSHGATEWAY_PORT; do
+    PROMETHEUS_PORT PUSHGATEWAY_PORT TRINO_PORT; do
     if ! [[ ${!var} =~ ^[0-9]+$ ]] || ((${!var} < 1 || ${!var} > 65535)); then
       die "PINPIPE_$var must be a TCP port number, got '${!var}'"
     fi
@@ -827,12 +910,22 @@ cmd_kafka_run() {
     -Dkafka.logs.dir="$LOG_DIR/tools" -cp "$KAFKA_LIBS/*" "$@"
 }
 
+# The Trino CLI against the local Trino, on the Java that runs Trino.
+cmd_sql() {
+  trino_installed || install_services trino
+  exec "$TRINO_JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$TRINO_CLI_JAR" \
+    --server "http://127.0.0.1:$TRINO_PORT" --user "${USER:-pinpipe}" --catalog lake --schema curated "$@"
+}
+
 main() {
   local cmd=${1:-} svc services=()
   [[ -n $cmd ]] || usage
   shift
   if [[ $cmd == kafka-run ]]; then
     cmd_kafka_run "$@"
+  fi
+  if [[ $cmd == sql ]]; then
+    cmd_sql "$@"
   fi
   check_settings
   for svc in "$@"; do

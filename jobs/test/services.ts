@@ -1,4 +1,4 @@
-import type { CassandraOptions, KafkaOptions, PgOptions, S3Options } from '../lib/config.js';
+import type { CassandraOptions, KafkaOptions, PgOptions, S3Options, TrinoOptions } from '../lib/config.js';
 import { commaList } from '../lib/config.js';
 import type { RecordType } from '../lib/contracts.js';
 
@@ -6,7 +6,7 @@ import type { RecordType } from '../lib/contracts.js';
  * Connection settings for integration tests: the PINPIPE_* variables `stack/stack.sh env`
  * prints, falling back to the same defaults the jobs use against the local stack.
  */
-export function serviceSettings(): KafkaOptions & S3Options & PgOptions & CassandraOptions {
+export function serviceSettings(): KafkaOptions & S3Options & PgOptions & CassandraOptions & TrinoOptions {
   process.env.AWS_ACCESS_KEY_ID ??= 'pinpipe';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'pinpipe-secret';
   const env = process.env;
@@ -20,6 +20,8 @@ export function serviceSettings(): KafkaOptions & S3Options & PgOptions & Cassan
     cassandraContactPoints: commaList(env.PINPIPE_CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042'),
     cassandraLocalDc: env.PINPIPE_CASSANDRA_LOCAL_DC ?? 'datacenter1',
     cassandraKeyspace: env.PINPIPE_CASSANDRA_KEYSPACE ?? 'pinpipe',
+    trinoUrl: env.PINPIPE_TRINO_URL ?? 'http://127.0.0.1:8090',
+    trinoUser: 'pinpipe-test',
   };
 }
 
@@ -36,6 +38,7 @@ export function serviceEnv(): Record<string, string> {
     PINPIPE_PG_URL: s.pgUrl,
     PINPIPE_CASSANDRA_CONTACT_POINTS: s.cassandraContactPoints.join(','),
     PINPIPE_CASSANDRA_LOCAL_DC: s.cassandraLocalDc,
+    PINPIPE_TRINO_URL: s.trinoUrl,
   };
 }
 

@@ -1,0 +1,53 @@
+import { BasicAuth, Trino, type QueryError } from 'trino-client';
+import type { TrinoOptions } from './config.js';
+import { DependencyError, PinpipeError } from './errors.js';
+
+/** Trino's error types that a retry can cure: the cluster was short of something, or a source it reads was. */
+const RETRYABLE_ERROR_TYPES = new Set(['INSUFFICIENT_RESOURCES', 'EXTERNAL']);
+
+/** A query Trino ran and failed, with Trino's own error name and message. */
+export class TrinoQueryError extends PinpipeError {
+  readonly errorName: string;
+
+  constructor(error: QueryError, sql: string) {
+    const text = `Trino failed the query with ${error.errorName}: ${error.message} (query: ${sql.replace(/\s+/g, ' ').slice(0, 200)})`;
+    super(RETRYABLE_ERROR_TYPES.has(error.errorType) ? 'PINPIPE_DEPENDENCY_UNAVAILABLE' : 'PINPIPE_INTERNAL', text);
+    this.errorName = error.errorName;
+  }
+}
+
+/** The few calls pinpipe makes to Trino: a statement in, its rows out as objects keyed by column. */
+export class TrinoClient {
+  private readonly client: Trino;
+
+  constructor(private readonly options: TrinoOptions) {
+    this.client = Trino.create({
+      server: options.trinoUrl,
+      source: 'pinpipe',
+      auth: new BasicAuth(options.trinoUser, options.trinoPassword || undefined),
+    });
+  }
+
+  async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const rows: T[] = [];
+    let columns: string[] | undefined;
+    try {
+      for await (const page of await this.client.query(sql)) {
+        if (page.error) throw new TrinoQueryError(page.error, sql);
+        columns ??= page.columns?.map((c) => c.name);
+        for (const values of page.data ?? []) {
+          rows.push(Object.fromEntries((columns ?? []).map((name, i) => [name, values[i]])) as T);
+        }
+      }
+    } catch (error) {
+      if (error instanceof PinpipeError) throw error;
+      throw new DependencyError(`Trino at ${this.options.trinoUrl} did not answer: ${describe(error)}`, { cause: error });
+    }
+    return rows;
+  }
+}
+
+function describe(error: unknown): string {
+  const { code, message } = error as { code?: string; message?: string };
+  return [code, message].filter(Boolean).join(' ') || String(error);
+}
