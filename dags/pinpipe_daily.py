@@ -9,6 +9,9 @@ The daily batch of day **D** (UTC), where D is the run's logical date (`{{ ds }}
 2. **daily_transform**: `pinpipe daily-transform --date D` cleans D into curated Parquet, metrics
    and a data-quality report.
 3. **cassandra_load**: `pinpipe cassandra-load --date D` loads D into the Cassandra query tables.
+4. **lake_tables** (beside cassandra_load): `pinpipe lake-tables --date D` declares the curated
+   tables in Trino, registers the days published so far and checks that D is one of them, so D is
+   queryable through Trino's `lake` catalog.
 
 Each job runs in its own container (`pinpipe/<job>:<version>`), launched by DockerOperator or
 KubernetesPodOperator as `PINPIPE_LAUNCHER` says. The jobs overwrite whole partitions of day D,
@@ -102,7 +105,13 @@ def pinpipe_daily():
         resources=Resources(cpu="250m", memory="256Mi", cpu_limit="1", memory_limit="512Mi"),
         execution_timeout=timedelta(hours=1),
     )
-    chain(raw_ready, daily_transform, cassandra_load)
+    lake_tables = job_task(
+        "lake-tables",
+        ["--date", DAY],
+        resources=Resources(cpu="100m", memory="128Mi", cpu_limit="500m", memory_limit="256Mi"),
+        execution_timeout=timedelta(minutes=15),
+    )
+    chain(raw_ready, daily_transform, [cassandra_load, lake_tables])
 
 
 pinpipe_daily()

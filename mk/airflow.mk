@@ -30,11 +30,11 @@ podman-service: image-tools ## Serve podman's Docker-compatible API on $(PODMAN_
 	@bash dags/scripts/podman-service.sh start "$(PODMAN_SOCKET)"
 
 test-airflow: airflow-deps build images ## airflow dags test pinpipe_daily on the local stack, jobs in podman via DockerOperator
-	$(STACK) up s3 cassandra
+	$(STACK) up s3 cassandra trino
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
 	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) bash dags/scripts/e2e.sh
 
 airflow: airflow-deps build ## Airflow standalone with the pinpipe DAGs, UI on 127.0.0.1:8080 (Ctrl-C stops it)
-	$(STACK) up s3 cassandra
+	$(STACK) up s3 cassandra trino
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" AIRFLOW_HOME="$(AIRFLOW_DEV_HOME)" \
 	  AIRFLOW_PORT=$(AIRFLOW_PORT) PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) bash dags/scripts/airflow-standalone.sh

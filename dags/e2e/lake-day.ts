@@ -3,20 +3,24 @@
  *
  *   tsx dags/e2e/lake-day.ts seed  <D> [posts]   put emulated raw objects for day D (and a few
  *                                                for D+1, so D is "closed") into the S3 lake
- *   tsx dags/e2e/lake-day.ts count <D>           print {"pins": n, "users_joined": m}: the
- *                                                Cassandra rows cassandra-load wrote for D
- *   tsx dags/e2e/lake-day.ts clean <D>           remove the test's own bucket and keyspace, with
- *                                                everything in them; print what was removed
+ *   tsx dags/e2e/lake-day.ts count <D>           print {"pins": n, "users_joined": m, "lake_posts": p}:
+ *                                                the Cassandra rows cassandra-load wrote for D, and
+ *                                                D's posts as Trino's lake catalog answers them
+ *   tsx dags/e2e/lake-day.ts clean <D>           remove the test's own bucket, keyspace and lake
+ *                                                schema, with everything in them; print what was removed
  *
  * Connection settings come from the PINPIPE_* variables of `stack/stack.sh env`; e2e.sh points
- * PINPIPE_S3_BUCKET and PINPIPE_CASSANDRA_KEYSPACE at a bucket and keyspace of the run's own.
+ * PINPIPE_S3_BUCKET, PINPIPE_CASSANDRA_KEYSPACE and PINPIPE_LAKE_SCHEMA at a bucket, keyspace and
+ * Trino schema of the run's own.
  */
 import { readFileSync } from 'node:fs';
 import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { createCassandraClient } from '../../jobs/lib/cassandra.js';
 import type { PinRecord, TypedRecord } from '../../jobs/lib/contracts.js';
 import { deleteKeys } from '../../jobs/daily-transform/publish.js';
+import { lakeTables } from '../../jobs/lib/curated.js';
 import { listKeys } from '../../jobs/lib/stage.js';
+import { TrinoClient } from '../../jobs/lib/trino.js';
 import { bundledDataFile } from '../../jobs/lib/paths.js';
 import { createS3Client, ensureBucket } from '../../jobs/lib/s3.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../../jobs/emulate/generator.js';
@@ -24,6 +28,16 @@ import { putObjects, toRawObjects } from '../../jobs/test/raw-lake.js';
 import { serviceSettings } from '../../jobs/test/services.js';
 
 const DAY_MS = 86_400_000;
+const lakeSchema = process.env.PINPIPE_LAKE_SCHEMA ?? 'curated';
+
+/** D's posts through Trino's lake catalog; 0 while the run's schema has no posts table yet. */
+async function lakePosts(date: string): Promise<number> {
+  const trino = new TrinoClient(serviceSettings());
+  const tables = await trino.query(`SELECT table_name FROM lake.information_schema.tables WHERE table_schema = '${lakeSchema}' AND table_name = 'posts'`);
+  if (tables.length === 0) return 0;
+  const [row] = await trino.query<{ n: number }>(`SELECT count(*) AS n FROM lake."${lakeSchema}".posts WHERE dt = DATE '${date}'`);
+  return Number(row?.n ?? 0);
+}
 
 function recordsOf(startTimeMs: number, count: number, seed: number): TypedRecord[] {
   const pins = readFileSync(bundledDataFile('pinterest_pin_sample.ndjson'), 'utf8')
@@ -59,12 +73,12 @@ async function count(date: string): Promise<void> {
     const ks = settings.cassandraKeyspace;
     const exists = await client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [ks, 'pins_by_id']);
     if (exists.rowLength === 0) {
-      process.stdout.write(`${JSON.stringify({ pins: 0, users_joined: 0 })}\n`);
+      process.stdout.write(`${JSON.stringify({ pins: 0, users_joined: 0, lake_posts: await lakePosts(date) })}\n`);
       return;
     }
     const pins = await client.execute(`SELECT count(*) AS n FROM ${ks}.pins_by_id WHERE dt = ? ALLOW FILTERING`, [date], { prepare: true });
     const joined = await client.execute(`SELECT count(*) AS n FROM ${ks}.metrics_users_joined_per_year WHERE dt = ?`, [date], { prepare: true });
-    process.stdout.write(`${JSON.stringify({ pins: Number(pins.first().get('n')), users_joined: Number(joined.first().get('n')) })}\n`);
+    process.stdout.write(`${JSON.stringify({ pins: Number(pins.first().get('n')), users_joined: Number(joined.first().get('n')), lake_posts: await lakePosts(date) })}\n`);
   } finally {
     await client.shutdown();
   }
@@ -76,9 +90,13 @@ async function count(date: string): Promise<void> {
  */
 async function clean(date: string): Promise<void> {
   const settings = serviceSettings();
-  if (settings.s3Bucket === 'pinpipe' || settings.cassandraKeyspace === 'pinpipe') {
-    throw new Error(`refusing to clean the default bucket or keyspace (${settings.s3Bucket}, ${settings.cassandraKeyspace}): the end-to-end test runs on its own`);
+  if (settings.s3Bucket === 'pinpipe' || settings.cassandraKeyspace === 'pinpipe' || lakeSchema === 'curated') {
+    throw new Error(`refusing to clean the default bucket, keyspace or lake schema (${settings.s3Bucket}, ${settings.cassandraKeyspace}, ${lakeSchema}): the end-to-end test runs on its own`);
   }
+  // The Trino tables first: they are external, so dropping them leaves the files to the bucket's removal below.
+  const trino = new TrinoClient(settings);
+  for (const { table } of lakeTables()) await trino.query(`DROP TABLE IF EXISTS lake."${lakeSchema}"."${table}"`);
+  await trino.query(`DROP SCHEMA IF EXISTS lake."${lakeSchema}"`);
   const s3 = createS3Client(settings);
   const client = createCassandraClient(settings);
   try {
@@ -86,7 +104,7 @@ async function clean(date: string): Promise<void> {
     await deleteKeys(s3, settings.s3Bucket, keys);
     await s3.send(new DeleteBucketCommand({ Bucket: settings.s3Bucket }));
     await client.execute(`DROP KEYSPACE IF EXISTS ${settings.cassandraKeyspace}`);
-    process.stdout.write(`${JSON.stringify({ date, bucket: settings.s3Bucket, objects: keys.length, keyspace: settings.cassandraKeyspace })}\n`);
+    process.stdout.write(`${JSON.stringify({ date, bucket: settings.s3Bucket, objects: keys.length, keyspace: settings.cassandraKeyspace, lakeSchema })}\n`);
   } finally {
     s3.destroy();
     await client.shutdown();

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the daily DAG: day D of emulated raw data in the local S3 lake, then
 # `airflow dags test pinpipe_daily D` with the Docker launcher pointed at podman's API socket,
-# so raw-ready, daily-transform and cassandra-load run in the images `make images` built; then
-# the Cassandra rows of D must be there. Run by `make test-airflow` (part of `make test`),
+# so raw-ready, daily-transform, cassandra-load and lake-tables run in the images `make images`
+# built; then the Cassandra rows of D must be there, and D's posts must answer through Trino. Run by `make test-airflow` (part of `make test`),
 # with the stack's PINPIPE_* settings in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,20 +24,22 @@ if ! curl -fsS --max-time 2 --unix-socket "$PODMAN_SOCKET" http://d/_ping >/dev/
   bash dags/scripts/podman-service.sh start "$PODMAN_SOCKET"
   started_service=1
 fi
-for job in raw-ready daily-transform cassandra-load; do
+for job in raw-ready daily-transform cassandra-load lake-tables; do
   podman image exists "pinpipe/$job:$PINPIPE_IMAGE_VERSION" || fail "image pinpipe/$job:$PINPIPE_IMAGE_VERSION is missing (make images)"
 done
 
-# A bucket and a keyspace of the run's own (the launcher passes PINPIPE_S3_* and
-# PINPIPE_CASSANDRA_* to the job containers): the user's lake and tables are never touched.
+# A bucket, a keyspace and a Trino schema of the run's own (the launcher passes PINPIPE_S3_*,
+# PINPIPE_CASSANDRA_*, PINPIPE_TRINO_* and PINPIPE_LAKE_* to the job containers): the user's
+# lake and tables are never touched.
 run_id="$(date +%s)$$"
 export PINPIPE_S3_BUCKET="pinpipe-e2e-$run_id"
 export PINPIPE_CASSANDRA_KEYSPACE="pinpipe_e2e_$run_id"
+export PINPIPE_LAKE_SCHEMA="pinpipe_e2e_$run_id"
 day=$(date -u -d "2040-01-01 + $((RANDOM % 3000)) days" +%F)
 say "day $day: seeding the raw lake"
 npx tsx dags/e2e/lake-day.ts seed "$day" 300
 before=$(npx tsx dags/e2e/lake-day.ts count "$day")
-[[ $before == '{"pins":0,"users_joined":0}' ]] || fail "Cassandra already holds rows of $day: $before"
+[[ $before == '{"pins":0,"users_joined":0,"lake_posts":0}' ]] || fail "Cassandra or the lake already holds rows of $day: $before"
 
 export AIRFLOW_HOME=$work/airflow
 export AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags
@@ -58,16 +60,18 @@ set -e
 grep -E 'pinpipe|Marking task|state=|ERROR' "$work/dags-test.log" | grep -vE 'DeprecationWarning' | tail -40 || true
 ((code == 0)) || { tail -60 "$work/dags-test.log"; fail "airflow dags test exited with $code"; }
 grep -Eq 'DagRun Finished: .*state=success' "$work/dags-test.log" || { tail -60 "$work/dags-test.log"; fail "the DAG run did not succeed"; }
-for task in raw_ready daily_transform cassandra_load; do
+for task in raw_ready daily_transform cassandra_load lake_tables; do
   state=$("$AIRFLOW_VENV/bin/airflow" tasks state pinpipe_daily "$task" "$day" 2>/dev/null | tail -1)
   [[ $state == success ]] || fail "task $task ended in state '$state'"
 done
 
 after=$(npx tsx dags/e2e/lake-day.ts count "$day")
-say "Cassandra rows of $day: $after"
+say "Cassandra rows and lake posts of $day: $after"
 pins=$(node -p "JSON.parse(process.argv[1]).pins" "$after")
 joined=$(node -p "JSON.parse(process.argv[1]).users_joined" "$after")
 ((pins > 0 && joined > 0)) || fail "cassandra-load wrote no rows for $day"
+lake_posts=$(node -p "JSON.parse(process.argv[1]).lake_posts" "$after")
+((lake_posts > 0)) || fail "Trino's lake catalog answers no posts of $day after lake-tables"
 # Passed: take the bucket and keyspace away again (a failed run keeps them, to look at).
 say "removed $(npx tsx dags/e2e/lake-day.ts clean "$day")"
 say "passed in $(($(date +%s) - started)) s"

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 
 import pytest
 from conftest import load_dagbag
 
 DAG_ID = "pinpipe_daily"
-TASKS = ["raw_ready", "daily_transform", "cassandra_load"]
+TASKS = ["raw_ready", "daily_transform", "cassandra_load", "lake_tables"]
+# Each task and what must finish before it: the day is loaded into Cassandra and declared in
+# Trino side by side, once it is curated.
+UPSTREAM = {
+    "raw_ready": set(),
+    "daily_transform": {"raw_ready"},
+    "cassandra_load": {"daily_transform"},
+    "lake_tables": {"daily_transform"},
+}
 
 
 def test_dagbag_has_no_import_errors(dagbag):
@@ -25,13 +32,12 @@ def test_every_dag_has_docs_tags_and_no_catchup(dagbag):
         assert dag.start_date.tzinfo is not None and dag.start_date.utcoffset() == timedelta(0), dag_id
 
 
-def test_task_graph_is_a_chain(dagbag):
+def test_task_graph(dagbag):
     dag = dagbag.dags[DAG_ID]
     assert sorted(dag.task_ids) == sorted(TASKS)
-    for upstream, downstream in pairwise(TASKS):
-        assert dag.get_task(upstream).downstream_task_ids == {downstream}
-    assert dag.get_task("raw_ready").upstream_task_ids == set()
-    assert dag.get_task("cassandra_load").downstream_task_ids == set()
+    for task, upstream in UPSTREAM.items():
+        assert dag.get_task(task).upstream_task_ids == upstream, task
+    assert {t for t in TASKS if not dag.get_task(t).downstream_task_ids} == {"cassandra_load", "lake_tables"}
 
 
 def test_schedule_runs_each_finished_utc_day(dagbag):
@@ -100,6 +106,7 @@ def test_arguments_are_templated_with_the_day_and_params(dagbag):
         "--max-rejected-pct", "5", "--allow-empty=true",
     ]  # fmt: skip
     assert render(dag, "cassandra_load", "2026-03-01") == ["--date", "2026-03-01"]
+    assert render(dag, "lake_tables", "2026-03-01") == ["--date", "2026-03-01"]
 
 
 @pytest.mark.parametrize("launcher", ["docker", "kubernetes"])

@@ -1,11 +1,12 @@
 import type { CommandModule } from 'yargs';
-import { option, withS3Options, withTrinoOptions, type GlobalOptions, type S3Options, type TrinoOptions } from '../lib/config.js';
+import { checkDate, option, withS3Options, withTrinoOptions, type GlobalOptions, type S3Options, type TrinoOptions } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { runJob } from '../lib/job.js';
 
 export interface LakeTablesOptions extends GlobalOptions, S3Options, TrinoOptions {
   lakeCatalog: string;
   lakeSchema: string;
+  date?: string;
 }
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
@@ -18,13 +19,21 @@ export const lakeTablesCommand: CommandModule<GlobalOptions, LakeTablesOptions> 
       .options({
         ...option('lake-catalog', { type: 'string', default: 'lake', description: "Trino catalog (Hive connector) over the lake's bucket", group: 'Lake tables:' }),
         ...option('lake-schema', { type: 'string', default: 'curated', description: 'Schema of that catalog the tables are declared in', group: 'Lake tables:' }),
+        ...option('date', {
+          type: 'string',
+          requiresArg: true,
+          description: 'Also require day D (YYYY-MM-DD) to be a partition of every curated table afterwards, or fail with PINPIPE_INPUT_NOT_FOUND',
+          group: 'Lake tables:',
+        }),
       })
       .check((argv) => {
         for (const [flag, value] of [['lake-catalog', argv.lakeCatalog], ['lake-schema', argv.lakeSchema]] as const) {
           if (!IDENTIFIER.test(String(value))) throw new ConfigError(`--${flag} / PINPIPE_${flag.toUpperCase().replace(/-/g, '_')}: "${String(value)}" is not a lowercase SQL identifier`);
         }
+        if (argv.date !== undefined) checkDate(argv.date);
         return true;
       })
+      .example('$0 lake-tables --date 2026-03-01', 'declare the tables, register the days, and check that D is one of them')
       .example('$0 lake-tables', 'declare lake.curated.* over s3://pinpipe/curated/ and register its days') as never,
   handler: (argv) =>
     runJob('lake-tables', argv, async (ctx) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { COLUMN_TYPES, curatedTablePrefix, lakeTables, PARTITION_COLUMN, type Column } from '../lib/curated.js';
+import { COLUMN_TYPES, columnNames, curatedTablePrefix, lakeTables, PARTITION_COLUMN, type Column } from '../lib/curated.js';
 
 /** Where the lake's Trino tables are declared: a catalog (Trino's Hive connector) and a schema in it. */
 export interface LakeTarget {
@@ -56,4 +56,28 @@ export function lakeTableDefinitions(target: LakeTarget): TableDefinition[] {
 /** Registers the partitions (days) found under the table's location and drops those whose files are gone. */
 export function syncPartitionsSql(target: LakeTarget, table: string): string {
   return `CALL ${ident(target.catalog)}.system.sync_partition_metadata(schema_name => ${literal(target.schema)}, table_name => ${literal(table)}, mode => 'FULL')`;
+}
+
+export interface ViewDefinition {
+  view: string;
+  create: string;
+}
+
+/**
+ * Views over the tables. post_history is every curated post once, on the first day it was
+ * curated: a post that reappears on a later day (a duplicate that crossed midnight) counts once,
+ * as in daily-transform's metrics over the history.
+ */
+export function lakeViewDefinitions(target: LakeTarget): ViewDefinition[] {
+  const schema = `${ident(target.catalog)}.${ident(target.schema)}`;
+  const columns = columnNames('posts').map(ident).join(', ');
+  return [
+    {
+      view: 'post_history',
+      create: `CREATE OR REPLACE VIEW ${schema}.${ident('post_history')} AS
+SELECT ${columns} FROM (
+  SELECT *, row_number() OVER (PARTITION BY unique_id ORDER BY dt) AS copy FROM ${schema}.${ident('posts')}
+) WHERE copy = 1`,
+    },
+  ];
 }

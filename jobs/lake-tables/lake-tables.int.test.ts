@@ -120,6 +120,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(running.map((p) => p.stop()));
+  await trino.query(`DROP VIEW IF EXISTS ${lake('post_history')}`).catch(() => undefined);
   for (const { table } of lakeTables()) await trino.query(`DROP TABLE IF EXISTS ${lake(table)}`).catch(() => undefined);
   await trino.query(`DROP SCHEMA IF EXISTS lake."${SCHEMA}"`).catch(() => undefined);
   await session.execute(`DROP KEYSPACE IF EXISTS ${KEYSPACE}`).catch(() => undefined);
@@ -185,8 +186,14 @@ describe('Trino over the stores the jobs wrote', () => {
     expect(partitions.map((p) => p.dt)).toEqual([DAY]);
   });
 
-  it('a day never loaded answers no rows, not an error', async () => {
+  it('a day never loaded answers no rows, not an error; lake-tables --date fails for it, naming the day', async () => {
     expect(await trino.query(`SELECT * FROM ${lake('posts')} WHERE dt = DATE '${DAY_NEVER_LOADED}'`)).toEqual([]);
+    expect((await runCli(['lake-tables', '--date', DAY], env, 120_000)).code).toBe(0);
+    const missing = await runCli(['lake-tables', '--date', DAY_NEVER_LOADED], env, 120_000);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('PINPIPE_INPUT_NOT_FOUND');
+    expect(missing.stderr).toContain(`day ${DAY_NEVER_LOADED} is not in the lake: no partition dt=${DAY_NEVER_LOADED} of pins, geo, users, posts`);
+    expect((await runCli(['lake-tables', '--date', '2031-02-30'], env, 30_000)).code).toBe(2);
   });
 
   it('lake-tables re-declares a table declared from another contract, and leaves the others', async () => {

@@ -1,7 +1,9 @@
+import { CURATED_TABLE_NAMES } from '../lib/curated.js';
+import { PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import { TrinoClient } from '../lib/trino.js';
 import type { LakeTablesOptions } from './command.js';
-import { fingerprintComment, ident, lakeTableDefinitions, literal, syncPartitionsSql, type LakeTarget } from './ddl.js';
+import { fingerprintComment, ident, lakeTableDefinitions, lakeViewDefinitions, literal, syncPartitionsSql, type LakeTarget } from './ddl.js';
 
 export interface LakeTablesResult {
   created: string[];
@@ -9,14 +11,16 @@ export interface LakeTablesResult {
   unchanged: string[];
   /** Days registered per table after the sync. */
   partitions: Record<string, number>;
+  views: string[];
 }
 
 /**
  * Declares (or re-declares, when the contract or the bucket changed) each curated table, then
- * syncs its partitions with the days present in the bucket: a new day appears, a deleted one goes.
+ * syncs its partitions with the days present in the bucket: a new day appears, a deleted one
+ * goes. Then the views over them, replaced every time (a view holds no data).
  */
 export async function declareLakeTables(trino: TrinoClient, target: LakeTarget): Promise<LakeTablesResult> {
-  const result: LakeTablesResult = { created: [], replaced: [], unchanged: [], partitions: {} };
+  const result: LakeTablesResult = { created: [], replaced: [], unchanged: [], partitions: {}, views: [] };
   await trino.query(`CREATE SCHEMA IF NOT EXISTS ${ident(target.catalog)}.${ident(target.schema)}`);
   const existing = new Map(
     (
@@ -41,11 +45,29 @@ export async function declareLakeTables(trino: TrinoClient, target: LakeTarget):
     const [count] = await trino.query<{ n: number }>(`SELECT count(*) AS n FROM ${ident(target.catalog)}.${ident(target.schema)}.${ident(`${definition.table}$partitions`)}`);
     result.partitions[definition.table] = count?.n ?? 0;
   }
+  for (const view of lakeViewDefinitions(target)) {
+    await trino.query(view.create);
+    result.views.push(view.view);
+  }
   return result;
 }
 
 export async function runLakeTables(options: LakeTablesOptions, ctx: JobContext): Promise<void> {
   const target = { catalog: options.lakeCatalog, schema: options.lakeSchema, bucket: options.s3Bucket };
-  const result = await declareLakeTables(new TrinoClient(options), target);
+  const trino = new TrinoClient(options);
+  const result = await declareLakeTables(trino, target);
   ctx.logger.info(`lake tables declared in ${target.catalog}.${target.schema}`, { trino: options.trinoUrl, ...result });
+  if (options.date !== undefined) await requireDay(trino, target, options.date);
+}
+
+/** Day D is a partition of every curated table, i.e. daily-transform published it. */
+async function requireDay(trino: TrinoClient, target: LakeTarget, date: string): Promise<void> {
+  const missing: string[] = [];
+  for (const table of CURATED_TABLE_NAMES) {
+    const rows = await trino.query(`SELECT 1 FROM ${ident(target.catalog)}.${ident(target.schema)}.${ident(`${table}$partitions`)} WHERE dt = DATE ${literal(date)}`);
+    if (rows.length === 0) missing.push(table);
+  }
+  if (missing.length > 0) {
+    throw new PinpipeError('PINPIPE_INPUT_NOT_FOUND', `day ${date} is not in the lake: no partition dt=${date} of ${missing.join(', ')} under s3://${target.bucket}/curated/ (has daily-transform published it?)`);
+  }
 }
