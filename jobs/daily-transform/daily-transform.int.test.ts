@@ -155,6 +155,7 @@ describe('daily-transform against real S3', () => {
       downloaded: true,
       save_location: '/data/art',
       category: 'art',
+      posted_at: expect.stringMatching(new RegExp(`^${DAY_OK}T`)),
     });
 
     // Real pins with every placeholder, story format, "1M" and a plain video, cleaned by hand.

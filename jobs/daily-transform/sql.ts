@@ -24,9 +24,16 @@ const RECORD_FIELDS: Record<RecordType, readonly string[]> = {
   user: ['ind', 'first_name', 'last_name', 'age', 'date_joined'],
 };
 
+/** The lake line's own fields read besides the record: a pin also keeps its Kafka time (when it was posted). */
+const LINE_FIELDS: Record<RecordType, readonly string[]> = {
+  pin: ['topic', 'partition', 'offset', 'timestamp'],
+  geo: ['topic', 'partition', 'offset'],
+  user: ['topic', 'partition', 'offset'],
+};
+
 function lineStructure(type: RecordType): string {
   const record = Object.fromEntries(RECORD_FIELDS[type].map((f) => [f, 'VARCHAR']));
-  return JSON.stringify({ topic: 'VARCHAR', partition: 'VARCHAR', offset: 'VARCHAR', record });
+  return JSON.stringify({ ...Object.fromEntries(LINE_FIELDS[type].map((f) => [f, 'VARCHAR'])), record });
 }
 
 /**
@@ -63,10 +70,11 @@ function parsedSql(type: RecordType, files: readonly string[], mode: ReadMode): 
     return `SELECT object_name, line, try(from_json(line, ${quote(lineStructure(type))})) AS l FROM (${readLinesSql(files)})`;
   }
   const list = `[${files.map(quote).join(', ')}]`;
+  const fields = LINE_FIELDS[type];
   return `SELECT parse_filename(filename) AS object_name, NULL::VARCHAR AS line,
-      {'topic': topic, 'partition': "partition", 'offset': "offset", 'record': record} AS l
+      {${fields.map((f) => `'${f}': "${f}"`).join(', ')}, 'record': record} AS l
     FROM read_json(${list}, format = 'newline_delimited', compression = 'gzip', filename = true, auto_detect = false,
-      columns = {'topic': 'VARCHAR', 'partition': 'VARCHAR', 'offset': 'VARCHAR', 'record': ${quote(recordStructure(type))}})`;
+      columns = {${fields.map((f) => `'${f}': 'VARCHAR'`).join(', ')}, 'record': ${quote(recordStructure(type))}})`;
 }
 
 const JOIN_KEY = `'[0-9]{1,18}'`;
@@ -178,6 +186,7 @@ export function stageSql(type: RecordType, files: readonly string[], mode: ReadM
         CASE ${r('downloaded')} WHEN '1' THEN true WHEN 'true' THEN true WHEN '0' THEN false WHEN 'false' THEN false END AS downloaded,
         CASE WHEN starts_with(${r('save_location')}, 'Local save in ') THEN substr(${r('save_location')}, 15) ELSE ${r('save_location')} END AS save_location,
         nullif(${r('category')}, '') AS category,
+        epoch_ms(try_cast(l.timestamp AS BIGINT)) AS posted_at,
         ${isPlaceholder('title', r('title'))} AS ph_title,
         ${isPlaceholder('description', r('description'))} AS ph_description,
         ${isPlaceholder('poster_name', r('poster_name'))} AS ph_poster_name,

@@ -179,8 +179,8 @@ describe('transformDay cleaning rules', () => {
     }
   });
 
-  it('cleans every placeholder and follower-count form into the hand-written rows', async () => {
-    expect(await readParquet(output.files.pins as string)).toEqual(EXPECTED_PINS);
+  it('cleans every placeholder and follower-count form into the hand-written rows, each with the Kafka time it was posted at', async () => {
+    expect(await readParquet(output.files.pins as string)).toEqual(EXPECTED_PINS.map((pin) => ({ ...pin, posted_at: new Date(T).toISOString() })));
   });
 
   it('types geo rows: UTC timestamps (zones applied), coordinates, the lowest offset winning a duplicate', async () => {

@@ -35,6 +35,8 @@ const PIN_COLUMNS = [
   ['downloaded', 'boolean'],
   ['save_location', 'varchar'],
   ['category', 'varchar'],
+  // When the pin was posted: its Kafka time, which ingest sets on receipt; stream-agg's pin windows are by it.
+  ['posted_at', 'timestamp'],
 ] as const satisfies readonly Column[];
 const GEO_COLUMNS = [
   ['ind', 'bigint'],
