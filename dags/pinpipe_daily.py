@@ -12,6 +12,9 @@ The daily batch of day **D** (UTC), where D is the run's logical date (`{{ ds }}
 4. **lake_tables** (beside cassandra_load): `pinpipe lake-tables --date D` declares the curated
    tables in Trino, registers the days published so far and checks that D is one of them, so D is
    queryable through Trino's `lake` catalog.
+5. **reconcile** (after both): `pinpipe reconcile --date D` compares D's batch with stream-agg's
+   final windows of D through Trino and fails when they differ by more than the late records
+   and `max_unexplained`; its report is `reports/reconcile/dt=D/reconcile.json` in the lake.
 
 Each job runs in its own container (`pinpipe/<job>:<version>`), launched by DockerOperator or
 KubernetesPodOperator as `PINPIPE_LAUNCHER` says. The jobs overwrite whole partitions of day D,
@@ -69,6 +72,17 @@ MEMORY_LIMIT_PATTERN = r"^(\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|\d{1,2}
             5, type="number", minimum=0, maximum=100, description="Fail D above this share of rejected lines"
         ),
         "allow_empty": Param(False, type="boolean", description="Accept a topic with no raw objects for D"),
+        "max_unexplained": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Records a category or country may differ by, beyond late ones",
+        ),
+        "require_stream": Param(
+            True,
+            type="boolean",
+            description="Fail reconcile when stream-agg has no windows at all (false: skip it)",
+        ),
     },
 )
 def pinpipe_daily():
@@ -111,7 +125,17 @@ def pinpipe_daily():
         resources=Resources(cpu="100m", memory="128Mi", cpu_limit="500m", memory_limit="256Mi"),
         execution_timeout=timedelta(minutes=15),
     )
-    chain(raw_ready, daily_transform, [cassandra_load, lake_tables])
+    reconcile = job_task(
+        "reconcile",
+        [
+            "--date", DAY,
+            "--max-unexplained", "{{ params.max_unexplained }}",
+            "--require-stream={{ params.require_stream | lower }}",
+        ],
+        resources=Resources(cpu="100m", memory="128Mi", cpu_limit="500m", memory_limit="256Mi"),
+        execution_timeout=timedelta(minutes=30),
+    )  # fmt: skip
+    chain(raw_ready, daily_transform, [cassandra_load, lake_tables], reconcile)
 
 
 pinpipe_daily()

@@ -10,11 +10,12 @@ import { emulateCommand } from './emulate/command.js';
 import { ingestCommand } from './ingest/command.js';
 import { lakeTablesCommand } from './lake-tables/command.js';
 import { rawReadyCommand } from './raw-ready/command.js';
+import { reconcileCommand } from './reconcile/command.js';
 import { s3SinkCommand } from './s3-sink/command.js';
 import { streamAggCommand } from './stream-agg/command.js';
 
 /** Every command, registered explicitly. */
-const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, streamAggCommand, rawReadyCommand, dailyTransformCommand, cassandraLoadCommand, lakeTablesCommand, checkCommand] as const;
+const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, streamAggCommand, rawReadyCommand, dailyTransformCommand, cassandraLoadCommand, lakeTablesCommand, reconcileCommand, checkCommand] as const;
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /**

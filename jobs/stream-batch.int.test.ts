@@ -10,6 +10,8 @@ import { createKafka } from './lib/kafka.js';
 import { curatedPartitionPrefix } from './lib/lake.js';
 import { createLogger } from './lib/logger.js';
 import { createS3Client, ensureBucket } from './lib/s3.js';
+import { TrinoClient } from './lib/trino.js';
+import { dropLakeSchema } from './lake-tables/run.js';
 import { runCli } from './test/cli.js';
 import { listKeys, readObjectLines, waitFor, type LakeLine } from './test/lake.js';
 import { startJob, type JobProcess } from './test/process.js';
@@ -20,13 +22,15 @@ import { privateBucket, privateTopics, serviceEnv, serviceSettings, topicEnv, un
  * lake → daily-transform on one side and stream-agg → PostgreSQL on the other, every part real.
  * For each day, the final windows per category plus the late records stream-agg recorded equal
  * the curated pins per category, exactly; the same for geo events per country. This is the
- * contract `pinpipe reconcile` checks every day.
+ * contract `pinpipe reconcile` checks every day, and the test then runs it through Trino.
  */
 const settings = { ...serviceSettings(), s3Bucket: privateBucket('it-agree') };
 const s3 = createS3Client(settings);
 const TOPICS = privateTopics('it-agree');
 const GROUP = uniqueName('it-agree-agg');
-const env = { ...serviceEnv(), ...topicEnv(TOPICS), PINPIPE_S3_BUCKET: settings.s3Bucket };
+const LAKE_SCHEMA = uniqueName('it_agree').toLowerCase();
+const env = { ...serviceEnv(), ...topicEnv(TOPICS), PINPIPE_S3_BUCKET: settings.s3Bucket, PINPIPE_LAKE_SCHEMA: LAKE_SCHEMA, PINPIPE_STREAM_GROUP_ID: GROUP };
+const trino = new TrinoClient(settings);
 const PORT = 18_089;
 const URL = `http://127.0.0.1:${PORT}`;
 /** An ingest that gives up on Kafka after one second: a stalled broker makes it answer 503 for records Kafka then stores. */
@@ -55,6 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(running.map((p) => p.stop()));
+  await dropLakeSchema(trino, { catalog: 'lake', schema: LAKE_SCHEMA });
   await pool.end();
   s3.destroy();
 });
@@ -214,5 +219,61 @@ describe('stream windows against the daily batch', () => {
     expect(repeats.rows.find((r) => r.reason === 'retry')?.n).toBe(30 - 15 + (timedOutCopies - 15));
     expect(repeats.rows.find((r) => r.reason === 'repeat')?.n).toBeGreaterThan(0);
     expect(sorted(tally(batchPins)).reduce((sum, [, n]) => sum + n, 0)).toBe(new Set(lake.filter((l) => l.topic === TOPICS.pin).map((l) => l.record.unique_id)).size);
-  }, 480_000);
+
+    // pinpipe reconcile, the same comparison window by window through Trino: every difference is a late record.
+    expect((await runCli(['lake-tables'], env, 120_000)).code).toBe(0);
+    const reconcile = (day: string, extra: Record<string, string> = {}) => runCli(['reconcile', '--date', day], { ...env, ...extra }, 120_000);
+    const report = async (day: string) => {
+      const got = await s3.send(new GetObjectCommand({ Bucket: settings.s3Bucket, Key: `reports/reconcile/dt=${day}/reconcile.json` }));
+      return JSON.parse(await (got.Body as { transformToString(): Promise<string> }).transformToString()) as {
+        passed: boolean;
+        complete: boolean;
+        compared_until: string;
+        totals: { batch: number; stream: number; late: number; unexplained: number };
+        windows: unknown[];
+        keys: Array<{ kind: string; key: string; late: number }>;
+        repeats: Array<{ reason: string; n: number }>;
+      };
+    };
+    let lateReconciled = 0;
+    for (const day of days) {
+      const run = await reconcile(day);
+      expect(run.code, run.stderr).toBe(0);
+      const r = await report(day);
+      expect(r).toMatchObject({ passed: true, windows: [] });
+      // The day was compared up to the group's watermark; complete once that is past the day.
+      const mark = new Date(await watermark()).toISOString();
+      expect(r.compared_until).toBe(`${mark.slice(0, 10)} ${mark.slice(11, 23)}`);
+      expect(r.complete).toBe(day < mark.slice(0, 10));
+      expect(r.totals.unexplained).toBe(0);
+      expect(r.totals.batch).toBe(r.totals.stream + r.totals.late);
+      lateReconciled += r.totals.late;
+      const counted = batchPins.filter((b) => b.day === day).reduce((sum, b) => sum + b.n, 0) + batchGeoCounted.filter((b) => b.day === day).reduce((sum, b) => sum + b.n, 0);
+      expect(r.totals.batch).toBe(counted);
+    }
+    expect(lateReconciled).toBe(lateGeo.reduce((sum, l) => sum + Number(l.n), 0));
+
+    // One stream window altered: reconcile fails, naming its category and window.
+    const { rows: [altered] } = await pool.query<{ category: string; day: string; at: string }>(
+      `UPDATE stream_agg_pin_window SET posts = posts + 1 WHERE (group_id, window_start, category) = (
+         SELECT group_id, window_start, category FROM stream_agg_pin_window WHERE group_id = $1 AND final ORDER BY window_start, category LIMIT 1)
+       RETURNING category, ${utcDay('window_start')} AS day, to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at`,
+      [GROUP],
+    );
+    const failed = await reconcile(altered?.day as string);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('PINPIPE_RECONCILE_FAILED');
+    expect(failed.stderr).toContain(`category \\"${altered?.category}\\": 1 records the late ones do not explain, over 1 window(s): window ${altered?.at}`);
+    expect((await report(altered?.day as string)).passed).toBe(false);
+    // Within --max-unexplained it passes.
+    expect((await runCli(['reconcile', '--date', altered?.day as string, '--max-unexplained', '1'], env, 120_000)).code).toBe(0);
+
+    const neverLoaded = await reconcile('2031-06-01');
+    expect(neverLoaded.code).toBe(1);
+    expect(neverLoaded.stderr).toContain('PINPIPE_INPUT_NOT_FOUND');
+    const trinoDown = await reconcile(days[0] as string, { PINPIPE_TRINO_URL: 'http://127.0.0.1:1' });
+    expect(trinoDown.code).toBe(1);
+    expect(trinoDown.stderr).toContain('PINPIPE_DEPENDENCY_UNAVAILABLE');
+    expect(trinoDown.stderr).toContain('Trino at http://127.0.0.1:1 did not answer');
+  }, 600_000);
 });

@@ -18,9 +18,9 @@ import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { createCassandraClient } from '../../jobs/lib/cassandra.js';
 import type { PinRecord, TypedRecord } from '../../jobs/lib/contracts.js';
 import { deleteKeys } from '../../jobs/daily-transform/publish.js';
-import { lakeTables } from '../../jobs/lib/curated.js';
 import { listKeys } from '../../jobs/lib/stage.js';
 import { TrinoClient } from '../../jobs/lib/trino.js';
+import { dropLakeSchema } from '../../jobs/lake-tables/run.js';
 import { bundledDataFile } from '../../jobs/lib/paths.js';
 import { createS3Client, ensureBucket } from '../../jobs/lib/s3.js';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../../jobs/emulate/generator.js';
@@ -94,9 +94,7 @@ async function clean(date: string): Promise<void> {
     throw new Error(`refusing to clean the default bucket, keyspace or lake schema (${settings.s3Bucket}, ${settings.cassandraKeyspace}, ${lakeSchema}): the end-to-end test runs on its own`);
   }
   // The Trino tables first: they are external, so dropping them leaves the files to the bucket's removal below.
-  const trino = new TrinoClient(settings);
-  for (const { table } of lakeTables()) await trino.query(`DROP TABLE IF EXISTS lake."${lakeSchema}"."${table}"`);
-  await trino.query(`DROP SCHEMA IF EXISTS lake."${lakeSchema}"`);
+  await dropLakeSchema(new TrinoClient(settings), { catalog: 'lake', schema: lakeSchema });
   const s3 = createS3Client(settings);
   const client = createCassandraClient(settings);
   try {

@@ -31,9 +31,30 @@ DEFAULT_IMAGE_REGISTRY = "pinpipe"
 
 # Settings a Docker-launched job receives from the Airflow worker's environment when set. The
 # credentials go in private_environment, which Airflow never renders or shows.
-PASS_THROUGH_PREFIXES = ("PINPIPE_S3_", "PINPIPE_CASSANDRA_", "PINPIPE_KAFKA_", "PINPIPE_PG_", "PINPIPE_TRINO_", "PINPIPE_LAKE_")
-PASS_THROUGH_NAMES = ("PINPIPE_LOG_LEVEL", "AWS_REGION", "AWS_DEFAULT_REGION")
-PRIVATE_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PINPIPE_PG_URL", "PINPIPE_TRINO_PASSWORD")
+PASS_THROUGH_PREFIXES = (
+    "PINPIPE_S3_",
+    "PINPIPE_CASSANDRA_",
+    "PINPIPE_KAFKA_",
+    "PINPIPE_PG_",
+    "PINPIPE_TRINO_",
+    "PINPIPE_LAKE_",
+    "PINPIPE_STREAM_",
+)
+PASS_THROUGH_NAMES = (
+    "PINPIPE_LOG_LEVEL",
+    "PINPIPE_PIN_TOPIC",
+    "PINPIPE_GEO_TOPIC",
+    "PINPIPE_USER_TOPIC",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+PRIVATE_NAMES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "PINPIPE_PG_URL",
+    "PINPIPE_TRINO_PASSWORD",
+)
 # Settings of the launcher itself, never given to a job.
 LAUNCHER_NAMES = frozenset(
     {

@@ -40,7 +40,7 @@ if [[ $PINPIPE_LAUNCHER == docker && $PINPIPE_DOCKER_URL == "unix://$PODMAN_SOCK
     bash dags/scripts/podman-service.sh start "$PODMAN_SOCKET"
     started_service=1
   fi
-  for job in raw-ready daily-transform cassandra-load lake-tables; do
+  for job in raw-ready daily-transform cassandra-load lake-tables reconcile; do
     podman image exists "pinpipe/$job:$PINPIPE_IMAGE_TAG" ||
       echo "airflow: image pinpipe/$job:$PINPIPE_IMAGE_TAG is missing; run make images first" >&2
   done

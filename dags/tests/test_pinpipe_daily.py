@@ -8,7 +8,7 @@ import pytest
 from conftest import load_dagbag
 
 DAG_ID = "pinpipe_daily"
-TASKS = ["raw_ready", "daily_transform", "cassandra_load", "lake_tables"]
+TASKS = ["raw_ready", "daily_transform", "cassandra_load", "lake_tables", "reconcile"]
 # Each task and what must finish before it: the day is loaded into Cassandra and declared in
 # Trino side by side, once it is curated.
 UPSTREAM = {
@@ -16,6 +16,7 @@ UPSTREAM = {
     "daily_transform": {"raw_ready"},
     "cassandra_load": {"daily_transform"},
     "lake_tables": {"daily_transform"},
+    "reconcile": {"cassandra_load", "lake_tables"},
 }
 
 
@@ -37,7 +38,7 @@ def test_task_graph(dagbag):
     assert sorted(dag.task_ids) == sorted(TASKS)
     for task, upstream in UPSTREAM.items():
         assert dag.get_task(task).upstream_task_ids == upstream, task
-    assert {t for t in TASKS if not dag.get_task(t).downstream_task_ids} == {"cassandra_load", "lake_tables"}
+    assert {t for t in TASKS if not dag.get_task(t).downstream_task_ids} == {"reconcile"}
 
 
 def test_schedule_runs_each_finished_utc_day(dagbag):
@@ -107,6 +108,9 @@ def test_arguments_are_templated_with_the_day_and_params(dagbag):
     ]  # fmt: skip
     assert render(dag, "cassandra_load", "2026-03-01") == ["--date", "2026-03-01"]
     assert render(dag, "lake_tables", "2026-03-01") == ["--date", "2026-03-01"]
+    assert render(dag, "reconcile", "2026-03-01", require_stream=False) == [
+        "--date", "2026-03-01", "--max-unexplained", "0", "--require-stream=false",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("launcher", ["docker", "kubernetes"])

@@ -5,7 +5,7 @@ import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../emulate/generator.js';
 import { loadSeedPins } from '../emulate/seed-pins.js';
-import { lakeTables, METRIC_NAMES } from '../lib/curated.js';
+import { METRIC_NAMES } from '../lib/curated.js';
 import { bundledDataFile, projectRoot } from '../lib/paths.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import { TrinoClient } from '../lib/trino.js';
@@ -13,6 +13,7 @@ import { runCli } from '../test/cli.js';
 import { expectedMetrics, postRows } from '../test/expected-metrics.js';
 import { listKeys } from '../test/lake.js';
 import { putObjects, toRawObjects } from '../test/raw-lake.js';
+import { dropLakeSchema } from './run.js';
 import { privateBucket, serviceEnv, serviceSettings, uniqueName } from '../test/services.js';
 
 /**
@@ -81,9 +82,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const view of ['post_history']) await trino.query(`DROP VIEW IF EXISTS lake."${SCHEMA}"."${view}"`).catch(() => undefined);
-  for (const { table } of lakeTables()) await trino.query(`DROP TABLE IF EXISTS lake."${SCHEMA}"."${table}"`).catch(() => undefined);
-  await trino.query(`DROP SCHEMA IF EXISTS lake."${SCHEMA}"`).catch(() => undefined);
+  await dropLakeSchema(trino, { catalog: 'lake', schema: SCHEMA });
   await session.execute(`DROP KEYSPACE IF EXISTS ${KEYSPACE}`).catch(() => undefined);
   await session.shutdown();
   const keys = await listKeys(s3, settings.s3Bucket, '');

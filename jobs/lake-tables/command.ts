@@ -1,24 +1,17 @@
 import type { CommandModule } from 'yargs';
-import { checkDate, option, withS3Options, withTrinoOptions, type GlobalOptions, type S3Options, type TrinoOptions } from '../lib/config.js';
-import { ConfigError } from '../lib/errors.js';
+import { checkDate, option, withLakeTableOptions, withS3Options, withTrinoOptions, type GlobalOptions, type LakeTableOptions, type S3Options, type TrinoOptions } from '../lib/config.js';
 import { runJob } from '../lib/job.js';
 
-export interface LakeTablesOptions extends GlobalOptions, S3Options, TrinoOptions {
-  lakeCatalog: string;
-  lakeSchema: string;
+export interface LakeTablesOptions extends GlobalOptions, S3Options, TrinoOptions, LakeTableOptions {
   date?: string;
 }
-
-const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
 
 export const lakeTablesCommand: CommandModule<GlobalOptions, LakeTablesOptions> = {
   command: 'lake-tables',
   describe: "Declare the curated lake's tables in Trino from the curated contract and register every day published so far (idempotent)",
   builder: (y) =>
-    withTrinoOptions(withS3Options(y))
+    withLakeTableOptions(withTrinoOptions(withS3Options(y)))
       .options({
-        ...option('lake-catalog', { type: 'string', default: 'lake', description: "Trino catalog (Hive connector) over the lake's bucket", group: 'Lake tables:' }),
-        ...option('lake-schema', { type: 'string', default: 'curated', description: 'Schema of that catalog the tables are declared in', group: 'Lake tables:' }),
         ...option('date', {
           type: 'string',
           requiresArg: true,
@@ -27,9 +20,6 @@ export const lakeTablesCommand: CommandModule<GlobalOptions, LakeTablesOptions> 
         }),
       })
       .check((argv) => {
-        for (const [flag, value] of [['lake-catalog', argv.lakeCatalog], ['lake-schema', argv.lakeSchema]] as const) {
-          if (!IDENTIFIER.test(String(value))) throw new ConfigError(`--${flag} / PINPIPE_${flag.toUpperCase().replace(/-/g, '_')}: "${String(value)}" is not a lowercase SQL identifier`);
-        }
         if (argv.date !== undefined) checkDate(argv.date);
         return true;
       })

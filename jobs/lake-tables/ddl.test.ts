@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CURATED_TABLES, lakeTables } from '../lib/curated.js';
-import { fingerprintComment, ident, lakeTableDefinitions, syncPartitionsSql, tableDefinition } from './ddl.js';
+import { ident } from '../lib/trino.js';
+import { fingerprintComment, lakeTableDefinitions, syncPartitionsSql, tableDefinition } from './ddl.js';
 
 const target = { catalog: 'lake', schema: 'curated', bucket: 'pinpipe' };
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ident, literal } from '../lib/trino.js';
 import { COLUMN_TYPES, columnNames, curatedTablePrefix, lakeTables, PARTITION_COLUMN, type Column } from '../lib/curated.js';
 
 /** Where the lake's Trino tables are declared: a catalog (Trino's Hive connector) and a schema in it. */
@@ -15,15 +16,6 @@ export interface TableDefinition {
   /** Names the definition's content, so a table declared from an older contract or bucket is told apart. */
   fingerprint: string;
   create: string;
-}
-
-/** A SQL identifier, quoted (the names come from the contract, but quoting keeps any name safe). */
-export function ident(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-export function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /** The table comment that carries a definition's fingerprint. */

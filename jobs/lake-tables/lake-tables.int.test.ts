@@ -10,6 +10,7 @@ import { runCli } from '../test/cli.js';
 import { listKeys, waitFor } from '../test/lake.js';
 import { startJob, type JobProcess } from '../test/process.js';
 import { lakeLine, putObjects, type RawObject } from '../test/raw-lake.js';
+import { dropLakeSchema } from './run.js';
 import { privateBucket, privateTopics, serviceEnv, serviceSettings, topicEnv, uniqueName } from '../test/services.js';
 
 /**
@@ -120,9 +121,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(running.map((p) => p.stop()));
-  await trino.query(`DROP VIEW IF EXISTS ${lake('post_history')}`).catch(() => undefined);
-  for (const { table } of lakeTables()) await trino.query(`DROP TABLE IF EXISTS ${lake(table)}`).catch(() => undefined);
-  await trino.query(`DROP SCHEMA IF EXISTS lake."${SCHEMA}"`).catch(() => undefined);
+  await dropLakeSchema(trino, { catalog: 'lake', schema: SCHEMA });
   await session.execute(`DROP KEYSPACE IF EXISTS ${KEYSPACE}`).catch(() => undefined);
   await session.shutdown();
   await deleteKeys('');

@@ -1,9 +1,9 @@
 import { CURATED_TABLE_NAMES } from '../lib/curated.js';
 import { PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
-import { TrinoClient } from '../lib/trino.js';
 import type { LakeTablesOptions } from './command.js';
-import { fingerprintComment, ident, lakeTableDefinitions, lakeViewDefinitions, literal, syncPartitionsSql, type LakeTarget } from './ddl.js';
+import { ident, literal, TrinoClient } from '../lib/trino.js';
+import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, syncPartitionsSql, type LakeTarget } from './ddl.js';
 
 export interface LakeTablesResult {
   created: string[];
@@ -50,6 +50,14 @@ export async function declareLakeTables(trino: TrinoClient, target: LakeTarget):
     result.views.push(view.view);
   }
   return result;
+}
+
+/** Drops every view and table lake-tables declares in the schema, then the schema: their files stay (the tables are external). */
+export async function dropLakeSchema(trino: TrinoClient, target: Pick<LakeTarget, 'catalog' | 'schema'>): Promise<void> {
+  const schema = `${ident(target.catalog)}.${ident(target.schema)}`;
+  for (const { view } of lakeViewDefinitions({ ...target, bucket: '' })) await trino.query(`DROP VIEW IF EXISTS ${schema}.${ident(view)}`);
+  for (const { table } of lakeTableDefinitions({ ...target, bucket: '' })) await trino.query(`DROP TABLE IF EXISTS ${schema}.${ident(table)}`);
+  await trino.query(`DROP SCHEMA IF EXISTS ${schema}`);
 }
 
 export async function runLakeTables(options: LakeTablesOptions, ctx: JobContext): Promise<void> {

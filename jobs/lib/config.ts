@@ -287,6 +287,23 @@ export function withTrinoOptions<T>(y: Argv<T>): Argv<T & TrinoOptions> {
   ) as unknown as Argv<T & TrinoOptions>;
 }
 
+/** Where the lake's tables are declared in Trino: a catalog (Trino's Hive connector) and a schema of it. */
+export const LakeTableSettings = Type.Object({
+  lakeCatalog: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'a lowercase SQL identifier' }),
+  lakeSchema: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'a lowercase SQL identifier' }),
+});
+export type LakeTableOptions = Static<typeof LakeTableSettings>;
+
+export function withLakeTableOptions<T>(y: Argv<T>): Argv<T & LakeTableOptions> {
+  return checked(
+    y.options({
+      ...option('lake-catalog', { type: 'string', default: 'lake', description: "Trino catalog (Hive connector) over the lake's bucket", group: 'Trino:' }),
+      ...option('lake-schema', { type: 'string', default: 'curated', description: 'Schema of that catalog the curated tables are declared in', group: 'Trino:' }),
+    }),
+    LakeTableSettings,
+  ) as unknown as Argv<T & LakeTableOptions>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The day a daily job works on
 

@@ -25,6 +25,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The raw lake holds offsets of a topic that Kafka no longer has as they were: the topic was deleted and re-created (s3-sink refuses to mix the two).',
   },
+  PINPIPE_RECONCILE_FAILED: {
+    status: 422,
+    retryable: false,
+    summary: 'Day D of the batch and the final stream windows differ by more than --max-unexplained records beyond the late ones (reconcile).',
+  },
   PINPIPE_QUALITY_FAILED: { status: 422, retryable: false, summary: 'The data-quality report of a day failed its thresholds (daily-transform), or a daily job was asked to use a day whose report failed.' },
 } as const;
 

@@ -70,6 +70,11 @@ export function qualityReportKey(date: string): string {
   return `${LAKE_PREFIXES.reports}/quality/dt=${assertLakeDate(date)}/report.json`;
 }
 
+/** Where `pinpipe reconcile` writes day D's comparison of batch and stream, beside the quality report. */
+export function reconcileReportKey(date: string): string {
+  return `${LAKE_PREFIXES.reports}/reconcile/dt=${assertLakeDate(date)}/reconcile.json`;
+}
+
 export interface ParsedObjectKey {
   area: 'raw' | 'dlq';
   topic: string;

@@ -51,3 +51,13 @@ function describe(error: unknown): string {
   const { code, message } = error as { code?: string; message?: string };
   return [code, message].filter(Boolean).join(' ') || String(error);
 }
+
+/** A SQL identifier for Trino, quoted (names come from settings and the contract; quoting keeps any name safe). */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A SQL string literal for Trino. */
+export function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
