@@ -253,6 +253,13 @@ describe('stream windows against the daily batch', () => {
     }
     expect(lateReconciled).toBe(lateGeo.reduce((sum, l) => sum + Number(l.n), 0));
 
+    // History plus today: the days both sides hold come from the lake alone, with the batch's counts.
+    const viewRows = await trino.query<{ day: string; key: string; n: number; source: string }>(
+      `SELECT CAST(dt AS varchar) AS day, category AS key, posts AS n, source FROM lake."${LAKE_SCHEMA}".posts_per_category_day WHERE dt IN (${days.map((d) => `DATE '${d}'`).join(', ')})`,
+    );
+    expect(new Set(viewRows.map((r) => r.source))).toEqual(new Set(['lake']));
+    expect(sorted(tally(viewRows))).toEqual(sorted(tally(batchPins)));
+
     // One stream window altered: reconcile fails, naming its category and window.
     const { rows: [altered] } = await pool.query<{ category: string; day: string; at: string }>(
       `UPDATE stream_agg_pin_window SET posts = posts + 1 WHERE (group_id, window_start, category) = (

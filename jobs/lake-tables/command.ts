@@ -1,8 +1,20 @@
 import type { CommandModule } from 'yargs';
-import { checkDate, option, withLakeTableOptions, withS3Options, withTrinoOptions, type GlobalOptions, type LakeTableOptions, type S3Options, type TrinoOptions } from '../lib/config.js';
+import {
+  checkDate,
+  option,
+  withLakeTableOptions,
+  withS3Options,
+  withStreamTableOptions,
+  withTrinoOptions,
+  type GlobalOptions,
+  type LakeTableOptions,
+  type S3Options,
+  type StreamTableOptions,
+  type TrinoOptions,
+} from '../lib/config.js';
 import { runJob } from '../lib/job.js';
 
-export interface LakeTablesOptions extends GlobalOptions, S3Options, TrinoOptions, LakeTableOptions {
+export interface LakeTablesOptions extends GlobalOptions, S3Options, TrinoOptions, LakeTableOptions, StreamTableOptions {
   date?: string;
 }
 
@@ -10,7 +22,7 @@ export const lakeTablesCommand: CommandModule<GlobalOptions, LakeTablesOptions> 
   command: 'lake-tables',
   describe: "Declare the curated lake's tables in Trino from the curated contract and register every day published so far (idempotent)",
   builder: (y) =>
-    withLakeTableOptions(withTrinoOptions(withS3Options(y)))
+    withStreamTableOptions(withLakeTableOptions(withTrinoOptions(withS3Options(y))))
       .options({
         ...option('date', {
           type: 'string',

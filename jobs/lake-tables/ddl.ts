@@ -50,6 +50,13 @@ export function syncPartitionsSql(target: LakeTarget, table: string): string {
   return `CALL ${ident(target.catalog)}.system.sync_partition_metadata(schema_name => ${literal(target.schema)}, table_name => ${literal(table)}, mode => 'FULL')`;
 }
 
+/** Where stream-agg's tables are in Trino, and which group's windows the views show. */
+export interface StreamTarget {
+  catalog: string;
+  schema: string;
+  groupId: string;
+}
+
 export interface ViewDefinition {
   view: string;
   create: string;
@@ -58,12 +65,14 @@ export interface ViewDefinition {
 /**
  * Views over the tables. post_history is every curated post once, on the first day it was
  * curated: a post that reappears on a later day (a duplicate that crossed midnight) counts once,
- * as in daily-transform's metrics over the history.
+ * as in daily-transform's metrics over the history. The *_day views: history plus today (see
+ * historyPlusToday).
  */
-export function lakeViewDefinitions(target: LakeTarget): ViewDefinition[] {
+export function lakeViewDefinitions(target: LakeTarget, stream: StreamTarget): ViewDefinition[] {
   const schema = `${ident(target.catalog)}.${ident(target.schema)}`;
   const columns = columnNames('posts').map(ident).join(', ');
   return [
+    ...historyPlusToday(target, stream),
     {
       view: 'post_history',
       create: `CREATE OR REPLACE VIEW ${schema}.${ident('post_history')} AS
@@ -71,5 +80,38 @@ SELECT ${columns} FROM (
   SELECT *, row_number() OVER (PARTITION BY unique_id ORDER BY dt) AS copy FROM ${schema}.${ident('posts')}
 ) WHERE copy = 1`,
     },
+  ];
+}
+
+/**
+ * Counts per day, history plus today: a day the lake holds comes from the lake (exact,
+ * deduplicated by daily-transform), any later day from stream-agg's windows (provisional: open
+ * windows count what they have so far), and `source` says which. A day is in the lake once its
+ * partition is registered, and from then on the stream's rows of that day are left out, so no
+ * day is counted from both. Days are UTC; the stream's by window start, the lake's by dt.
+ */
+function historyPlusToday(target: LakeTarget, stream: StreamTarget): ViewDefinition[] {
+  const lake = (table: string) => `${ident(target.catalog)}.${ident(target.schema)}.${ident(table)}`;
+  const streamTable = (table: string) => `${ident(stream.catalog)}.${ident(stream.schema)}.${ident(table)}`;
+  const streamDay = "CAST(CAST(window_start AT TIME ZONE 'UTC' AS timestamp(3)) AS date)";
+  const view = (name: string, key: string, lakeTable: string, lakeKey: string, lakeWhere: string, windowTable: string, measure: string, count: string): ViewDefinition => ({
+    view: name,
+    create: `CREATE OR REPLACE VIEW ${lake(name)} AS
+SELECT dt, ${lakeKey} AS ${key}, count(*) AS ${count}, 'lake' AS source
+FROM ${lake(lakeTable)} WHERE ${lakeWhere} GROUP BY 1, 2
+UNION ALL
+SELECT ${streamDay} AS dt, ${key}, sum(${measure}) AS ${count}, 'stream' AS source
+FROM ${streamTable(windowTable)}
+WHERE group_id = ${literal(stream.groupId)} AND ${streamDay} NOT IN (SELECT dt FROM ${lake(`${lakeTable}$partitions`)})
+GROUP BY 1, 2`,
+  });
+  const ageGroup = `CASE WHEN age IS NULL THEN 'unknown' WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24'
+  WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END`;
+  return [
+    // Pins per category: the stream's pin windows count pins, so the lake's side counts curated pins too.
+    view('posts_per_category_day', 'category', 'pins', 'category', "trim(category) <> ''", 'stream_agg_pin_window', 'posts', 'posts'),
+    view('events_per_country_day', 'country', 'geo', 'country', "trim(country) <> ''", 'stream_agg_geo_window', 'events', 'events'),
+    // The stream files a user without an age under 'unknown'; so does the lake's side.
+    view('events_per_age_group_day', 'age_group', 'users', ageGroup, 'true', 'stream_agg_user_window', 'events', 'events'),
   ];
 }

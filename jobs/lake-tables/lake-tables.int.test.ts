@@ -26,7 +26,7 @@ const KEYSPACE = uniqueName('pinpipe_it_trino').toLowerCase();
 const TOPICS = privateTopics('it-trino');
 const GROUP = uniqueName('it-trino-agg');
 // The raw lake is the bucket's own, under the default topics' names; the stream reads topics of its own.
-const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: settings.s3Bucket, PINPIPE_CASSANDRA_KEYSPACE: KEYSPACE, PINPIPE_LAKE_SCHEMA: SCHEMA };
+const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: settings.s3Bucket, PINPIPE_CASSANDRA_KEYSPACE: KEYSPACE, PINPIPE_LAKE_SCHEMA: SCHEMA, PINPIPE_STREAM_GROUP_ID: GROUP };
 // Days of their own, far from any other test's.
 const DAY = '2031-02-11';
 const DAY_REPUBLISHED = '2031-02-12';
@@ -35,6 +35,8 @@ const CATEGORIES = ['art', 'travel', 'vehicles', 'food'];
 const COUNTRIES = ['Chile', 'Japan', 'Spain'];
 const POSTS = 60;
 const running: JobProcess[] = [];
+/** The UTC days of the pins' Kafka times (two hours ago): the stream's days. */
+let streamDays: string[] = [];
 const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
 
 const lake = (table: string) => `lake."${SCHEMA}"."${table}"`;
@@ -110,6 +112,7 @@ beforeAll(async () => {
   try {
     const [pins] = rawDay(DAY, 1, POSTS);
     const t = Date.now() - 2 * 3_600_000;
+    streamDays = [...new Set([t, t + POSTS * 1000].map((ms) => new Date(ms).toISOString().slice(0, 10)))];
     await producer.send({ topic: TOPICS.pin, acks: -1, messages: (pins?.lines ?? []).map((line, i) => ({ value: JSON.stringify(JSON.parse(line).record), timestamp: String(t + i * 1000) })) });
     const dayAhead = new Date(Date.now() + 86_400_000).toISOString().replace('T', ' ').slice(0, 19);
     await producer.send({ topic: TOPICS.geo, acks: -1, messages: [{ value: JSON.stringify({ ind: 999_999, timestamp: dayAhead, latitude: 0, longitude: 0, country: 'Closing' }) }] });
@@ -160,6 +163,23 @@ describe('Trino over the stores the jobs wrote', () => {
     expect(await waitFor(async () => Object.values(asRecord(await windows())).reduce((a, b) => a + b, 0) === POSTS, 60_000, 500)).toBe(true);
     const fromLake = await trino.query<{ k: string; n: number }>(`SELECT category AS k, count(*) AS n FROM ${lake('pins')} WHERE dt = DATE '${DAY}' GROUP BY 1`);
     expect(asRecord(await windows())).toEqual(asRecord(fromLake));
+  });
+
+  it('history plus today: a day in the lake from the lake, a later day from the stream, no day from both', async () => {
+    const perDay = await trino.query<{ dt: string; source: string; n: number }>(
+      `SELECT CAST(dt AS varchar) AS dt, source, sum(posts) AS n FROM ${lake('posts_per_category_day')} GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    expect(perDay.filter((r) => r.source === 'lake')).toEqual([{ dt: DAY, source: 'lake', n: POSTS }]);
+    expect(perDay.filter((r) => r.source === 'stream').map((r) => r.dt)).toEqual(streamDays);
+    expect(perDay.filter((r) => r.source === 'stream').reduce((sum, r) => sum + Number(r.n), 0)).toBe(POSTS);
+    const byCategory = await trino.query<{ k: string; n: number }>(`SELECT category AS k, posts AS n FROM ${lake('posts_per_category_day')} WHERE dt = DATE '${DAY}'`);
+    expect(asRecord(byCategory)).toEqual(expectedPerCategory(1, POSTS));
+    // Geo: the lake's day per country; the stream's one event a day ahead, from the stream.
+    const countries = await trino.query<{ k: string; n: number }>(`SELECT country AS k, events AS n FROM ${lake('events_per_country_day')} WHERE source = 'lake'`);
+    expect(Object.values(asRecord(countries)).reduce((a, b) => a + b, 0)).toBe(POSTS);
+    expect(await trino.query(`SELECT country, events, source FROM ${lake('events_per_country_day')} WHERE source = 'stream'`)).toEqual([{ country: 'Closing', events: 1, source: 'stream' }]);
+    const ages = await trino.query<{ n: number }>(`SELECT sum(events) AS n FROM ${lake('events_per_age_group_day')} WHERE dt = DATE '${DAY}' AND source = 'lake'`);
+    expect(Number(ages[0]?.n)).toBe(POSTS);
   });
 
   it('a republished day shows exactly its new rows; a day whose files are gone has no partition after lake-tables', async () => {

@@ -3,7 +3,7 @@ import { PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import type { LakeTablesOptions } from './command.js';
 import { ident, literal, TrinoClient } from '../lib/trino.js';
-import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, syncPartitionsSql, type LakeTarget } from './ddl.js';
+import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, syncPartitionsSql, type LakeTarget, type StreamTarget } from './ddl.js';
 
 export interface LakeTablesResult {
   created: string[];
@@ -19,7 +19,7 @@ export interface LakeTablesResult {
  * syncs its partitions with the days present in the bucket: a new day appears, a deleted one
  * goes. Then the views over them, replaced every time (a view holds no data).
  */
-export async function declareLakeTables(trino: TrinoClient, target: LakeTarget): Promise<LakeTablesResult> {
+export async function declareLakeTables(trino: TrinoClient, target: LakeTarget, stream: StreamTarget): Promise<LakeTablesResult> {
   const result: LakeTablesResult = { created: [], replaced: [], unchanged: [], partitions: {}, views: [] };
   await trino.query(`CREATE SCHEMA IF NOT EXISTS ${ident(target.catalog)}.${ident(target.schema)}`);
   const existing = new Map(
@@ -45,7 +45,7 @@ export async function declareLakeTables(trino: TrinoClient, target: LakeTarget):
     const [count] = await trino.query<{ n: number }>(`SELECT count(*) AS n FROM ${ident(target.catalog)}.${ident(target.schema)}.${ident(`${definition.table}$partitions`)}`);
     result.partitions[definition.table] = count?.n ?? 0;
   }
-  for (const view of lakeViewDefinitions(target)) {
+  for (const view of lakeViewDefinitions(target, stream)) {
     await trino.query(view.create);
     result.views.push(view.view);
   }
@@ -55,7 +55,7 @@ export async function declareLakeTables(trino: TrinoClient, target: LakeTarget):
 /** Drops every view and table lake-tables declares in the schema, then the schema: their files stay (the tables are external). */
 export async function dropLakeSchema(trino: TrinoClient, target: Pick<LakeTarget, 'catalog' | 'schema'>): Promise<void> {
   const schema = `${ident(target.catalog)}.${ident(target.schema)}`;
-  for (const { view } of lakeViewDefinitions({ ...target, bucket: '' })) await trino.query(`DROP VIEW IF EXISTS ${schema}.${ident(view)}`);
+  for (const { view } of lakeViewDefinitions({ ...target, bucket: '' }, { catalog: 'stream', schema: 'public', groupId: '' })) await trino.query(`DROP VIEW IF EXISTS ${schema}.${ident(view)}`);
   for (const { table } of lakeTableDefinitions({ ...target, bucket: '' })) await trino.query(`DROP TABLE IF EXISTS ${schema}.${ident(table)}`);
   await trino.query(`DROP SCHEMA IF EXISTS ${schema}`);
 }
@@ -63,7 +63,7 @@ export async function dropLakeSchema(trino: TrinoClient, target: Pick<LakeTarget
 export async function runLakeTables(options: LakeTablesOptions, ctx: JobContext): Promise<void> {
   const target = { catalog: options.lakeCatalog, schema: options.lakeSchema, bucket: options.s3Bucket };
   const trino = new TrinoClient(options);
-  const result = await declareLakeTables(trino, target);
+  const result = await declareLakeTables(trino, target, { catalog: options.streamCatalog, schema: options.streamSchema, groupId: options.streamGroupId });
   ctx.logger.info(`lake tables declared in ${target.catalog}.${target.schema}`, { trino: options.trinoUrl, ...result });
   if (options.date !== undefined) await requireDay(trino, target, options.date);
 }

@@ -304,6 +304,25 @@ export function withLakeTableOptions<T>(y: Argv<T>): Argv<T & LakeTableOptions> 
   ) as unknown as Argv<T & LakeTableOptions>;
 }
 
+/** Where stream-agg's tables are in Trino, and whose windows (stream-agg's consumer group) are meant. */
+export const StreamTableSettings = Type.Object({
+  streamCatalog: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'a lowercase SQL identifier' }),
+  streamSchema: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'a lowercase SQL identifier' }),
+  streamGroupId: Type.String({ minLength: 1 }),
+});
+export type StreamTableOptions = Static<typeof StreamTableSettings>;
+
+export function withStreamTableOptions<T>(y: Argv<T>): Argv<T & StreamTableOptions> {
+  return checked(
+    y.options({
+      ...option('stream-catalog', { type: 'string', default: 'stream', description: "Trino catalog (PostgreSQL connector) over stream-agg's database", group: 'Trino:' }),
+      ...option('stream-schema', { type: 'string', default: 'public', description: 'Schema of that catalog holding the stream_agg_* tables', group: 'Trino:' }),
+      ...option('stream-group-id', { type: 'string', default: 'pinpipe-stream-agg', description: "stream-agg's --group-id: whose windows are meant", group: 'Trino:' }),
+    }),
+    StreamTableSettings,
+  ) as unknown as Argv<T & StreamTableOptions>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The day a daily job works on
 
