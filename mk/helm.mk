@@ -47,5 +47,6 @@ test-helm: $(HELM) py-deps ## Lint and render the chart, validate the manifests,
 	  $(CHART_OUT)/default.yaml $(CHART_OUT)/production.yaml
 	$(PY_VENV)/bin/python charts/tests/check_chart.py rejects $(HELM) $(CHART) $(HELM_KUBE_VERSION)
 	$(PY_VENV)/bin/python charts/tests/check_airflow_values.py charts/airflow-values.yaml
+	$(PY_VENV)/bin/python charts/tests/check_trino_values.py charts/trino-values.yaml
 
 EXTRA_TESTS += test-helm
