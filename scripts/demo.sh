@@ -3,7 +3,8 @@
 # which starts the services and exports their settings first:
 #   emulate ──HTTP──▶ ingest ──▶ Kafka ──▶ s3-sink ──▶ raw lake on S3
 #                                          └──▶ stream-agg ──▶ 1-minute windows in PostgreSQL
-#   then the daily batch for today: daily-transform ──▶ curated Parquet ──▶ cassandra-load
+#   then the daily batch for today: daily-transform ──▶ curated Parquet ──▶ cassandra-load,
+#   and Trino over it all: history plus today in one query, and today's reconcile
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,4 +94,15 @@ await show('late events', 'SELECT topic, count(*)::int AS late FROM stream_agg_l
 await pool.end();
 if (done < end) process.exit(1);
 JS
-echo "logs: $out/ingest.log, $out/s3-sink.log, $out/stream-agg.log"
+echo "== Trino: the lake's tables declared, then history plus today in one SQL (make sql for a prompt)"
+pinpipe lake-tables --date "$day" --log-level warn
+stack/stack.sh sql --output-format ALIGNED --execute "SELECT dt, source, sum(posts) AS posts
+  FROM posts_per_category_day WHERE dt >= current_date - INTERVAL '7' DAY GROUP BY 1, 2 ORDER BY 1, 2" 2>/dev/null
+echo "== reconcile $day: the batch against the stream's final windows, window by window"
+# Windows the stream has not closed yet (the last minute or so) are left for a later run;
+# the report says up to when it compared.
+if pinpipe reconcile --date "$day" 2>"$out/reconcile.log"; then status=passed; else status=FAILED; fi
+node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").pop(); const j = JSON.parse(l);
+  console.log(`${process.argv[2]}: ${j.message}`); if (j.batch !== undefined) console.log(`batch ${j.batch} = stream ${j.stream} + late ${j.late} (+ ${j.unexplained} unexplained), compared until ${j.comparedUntil}; report ${j.report}`)' \
+  "$out/reconcile.log" "$status"
+echo "logs: $out/ingest.log, $out/s3-sink.log, $out/stream-agg.log, $out/reconcile.log"
