@@ -26,7 +26,7 @@ export function procCpuSeconds(pid: number | undefined): number {
 }
 
 /** The pid of a service the local stack started (stack/stack.sh's pidfile), if it is running. */
-export function stackPid(service: 'kafka' | 'cassandra'): number | undefined {
+export function stackPid(service: 'kafka' | 'cassandra' | 'trino'): number | undefined {
   const stateDir = process.env.PINPIPE_STACK_DIR ?? join(process.env.PINPIPE_CACHE_DIR ?? join(homedir(), '.cache', 'pinpipe'), 'stack');
   try {
     const pid = Number(readFileSync(join(stateDir, 'run', `${service}.pid`), 'utf8').trim());
