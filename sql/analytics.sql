@@ -1,7 +1,11 @@
--- The design notes' eight metric questions, as Trino SQL, each asked twice: from Cassandra's
--- metric table (cassandra-load's copy of daily-transform's answer for the latest day loaded) and
--- computed from the lake's posts (lake.curated.post_history: every curated post once, on its
--- first day). On a consistent pipeline the two answers are the same rows.
+-- The design notes' eight metric questions, as Trino SQL, each asked twice for day D: from
+-- Cassandra's metric table (cassandra-load's copy of daily-transform's answer for D) and computed
+-- from the lake's posts up to D (lake.curated.post_history: every curated post once, on its first
+-- day). On a consistent pipeline the two answers are the same rows.
+--
+-- D is yesterday (UTC), the day the daily run loads just after midnight: `current_date - INTERVAL
+-- '1' DAY`. For another day put its date there, as DATE '2026-03-01'. Trino folds either into a
+-- constant, so Cassandra is asked for that one partition (dt is the key) instead of being scanned.
 --
 -- Run one with `make sql`, or all with: stack/stack.sh sql -f sql/analytics.sql
 -- Each query follows a line "-- <metric>: cassandra" or "-- <metric>: lake"; tests read them so.
@@ -12,7 +16,7 @@
 -- popular_category_by_country: cassandra
 SELECT country, category, category_count
 FROM cassandra.pinpipe.metrics_popular_category_by_country
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_popular_category_by_country)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY country;
 
 -- popular_category_by_country: lake
@@ -23,7 +27,7 @@ FROM (
   FROM (
     SELECT country, category, count(*) AS category_count
     FROM lake.curated.post_history
-    WHERE category IS NOT NULL
+    WHERE dt <= current_date - INTERVAL '1' DAY AND category IS NOT NULL
     GROUP BY 1, 2
   )
   WHERE country IS NOT NULL
@@ -37,13 +41,13 @@ ORDER BY country;
 -- posts_per_category_year: cassandra
 SELECT post_year, category, category_count
 FROM cassandra.pinpipe.metrics_posts_per_category_year
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_posts_per_category_year)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY post_year, category;
 
 -- posts_per_category_year: lake
 SELECT CAST(year(event_time) AS integer) AS post_year, category, count(*) AS category_count
 FROM lake.curated.post_history
-WHERE event_time IS NOT NULL AND category IS NOT NULL
+WHERE dt <= current_date - INTERVAL '1' DAY AND event_time IS NOT NULL AND category IS NOT NULL
 GROUP BY 1, 2
 ORDER BY post_year, category;
 
@@ -53,7 +57,7 @@ ORDER BY post_year, category;
 -- most_followed_by_country: cassandra
 SELECT country, poster_name, follower_count
 FROM cassandra.pinpipe.metrics_most_followed_by_country
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_most_followed_by_country)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY country;
 
 -- most_followed_by_country: lake
@@ -64,7 +68,7 @@ FROM (
   FROM (
     SELECT country, poster_name, max(follower_count) AS follower_count
     FROM lake.curated.post_history
-    WHERE country IS NOT NULL AND poster_name IS NOT NULL AND follower_count IS NOT NULL
+    WHERE dt <= current_date - INTERVAL '1' DAY AND country IS NOT NULL AND poster_name IS NOT NULL AND follower_count IS NOT NULL
     GROUP BY 1, 2
   )
 )
@@ -77,7 +81,7 @@ ORDER BY country;
 -- popular_category_by_age_group: cassandra
 SELECT age_group, category, category_count
 FROM cassandra.pinpipe.metrics_popular_category_by_age_group
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_popular_category_by_age_group)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY age_group;
 
 -- popular_category_by_age_group: lake
@@ -88,7 +92,7 @@ FROM (
   FROM (
     SELECT CASE WHEN age IS NULL THEN NULL WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24' WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END AS age_group, category, count(*) AS category_count
     FROM lake.curated.post_history
-    WHERE category IS NOT NULL
+    WHERE dt <= current_date - INTERVAL '1' DAY AND category IS NOT NULL
     GROUP BY 1, 2
   )
   WHERE age_group IS NOT NULL
@@ -102,7 +106,7 @@ ORDER BY age_group;
 -- median_followers_by_age_group: cassandra
 SELECT age_group, median_follower_count, post_count
 FROM cassandra.pinpipe.metrics_median_followers_by_age_group
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_median_followers_by_age_group)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY age_group;
 
 -- median_followers_by_age_group: lake
@@ -111,7 +115,7 @@ FROM (
   SELECT age_group, follower_count,
     row_number() OVER (PARTITION BY age_group ORDER BY follower_count) AS position,
     count(*) OVER (PARTITION BY age_group) AS post_count
-  FROM (SELECT CASE WHEN age IS NULL THEN NULL WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24' WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END AS age_group, follower_count FROM lake.curated.post_history WHERE follower_count IS NOT NULL)
+  FROM (SELECT CASE WHEN age IS NULL THEN NULL WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24' WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END AS age_group, follower_count FROM lake.curated.post_history WHERE dt <= current_date - INTERVAL '1' DAY AND follower_count IS NOT NULL)
   WHERE age_group IS NOT NULL
 )
 -- The middle value, or the mean of the two middle ones for an even count (as DuckDB's median).
@@ -125,7 +129,7 @@ ORDER BY age_group;
 -- median_followers_by_join_year: cassandra
 SELECT join_year, median_follower_count, post_count
 FROM cassandra.pinpipe.metrics_median_followers_by_join_year
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_median_followers_by_join_year)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY join_year;
 
 -- median_followers_by_join_year: lake
@@ -134,7 +138,7 @@ FROM (
   SELECT join_year, follower_count,
     row_number() OVER (PARTITION BY join_year ORDER BY follower_count) AS position,
     count(*) OVER (PARTITION BY join_year) AS post_count
-  FROM (SELECT CAST(year(date_joined) AS integer) AS join_year, follower_count FROM lake.curated.post_history WHERE follower_count IS NOT NULL)
+  FROM (SELECT CAST(year(date_joined) AS integer) AS join_year, follower_count FROM lake.curated.post_history WHERE dt <= current_date - INTERVAL '1' DAY AND follower_count IS NOT NULL)
   WHERE join_year IS NOT NULL
 )
 -- The middle value, or the mean of the two middle ones for an even count (as DuckDB's median).
@@ -148,7 +152,7 @@ ORDER BY join_year;
 -- median_followers_by_age_group_join_year: cassandra
 SELECT age_group, join_year, median_follower_count, post_count
 FROM cassandra.pinpipe.metrics_median_followers_by_age_group_join_year
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_median_followers_by_age_group_join_year)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY age_group, join_year;
 
 -- median_followers_by_age_group_join_year: lake
@@ -157,7 +161,7 @@ FROM (
   SELECT age_group, join_year, follower_count,
     row_number() OVER (PARTITION BY age_group, join_year ORDER BY follower_count) AS position,
     count(*) OVER (PARTITION BY age_group, join_year) AS post_count
-  FROM (SELECT CASE WHEN age IS NULL THEN NULL WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24' WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END AS age_group, CAST(year(date_joined) AS integer) AS join_year, follower_count FROM lake.curated.post_history WHERE follower_count IS NOT NULL)
+  FROM (SELECT CASE WHEN age IS NULL THEN NULL WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24' WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END AS age_group, CAST(year(date_joined) AS integer) AS join_year, follower_count FROM lake.curated.post_history WHERE dt <= current_date - INTERVAL '1' DAY AND follower_count IS NOT NULL)
   WHERE age_group IS NOT NULL AND join_year IS NOT NULL
 )
 -- The middle value, or the mean of the two middle ones for an even count (as DuckDB's median).
@@ -171,12 +175,12 @@ ORDER BY age_group, join_year;
 -- users_joined_per_year: cassandra
 SELECT join_year, users_joined
 FROM cassandra.pinpipe.metrics_users_joined_per_year
-WHERE dt = (SELECT max(dt) FROM cassandra.pinpipe.metrics_users_joined_per_year)
+WHERE dt = current_date - INTERVAL '1' DAY
 ORDER BY join_year;
 
 -- users_joined_per_year: lake
 SELECT CAST(year(date_joined) AS integer) AS join_year, count(*) AS users_joined
 FROM lake.curated.post_history
-WHERE date_joined IS NOT NULL
+WHERE dt <= current_date - INTERVAL '1' DAY AND date_joined IS NOT NULL
 GROUP BY 1
 ORDER BY join_year;

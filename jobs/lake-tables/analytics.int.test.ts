@@ -31,8 +31,8 @@ const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: settings.s3Bucket, PINPIPE_CAS
 const DAY_1 = '2031-03-07';
 const DAY_2 = '2031-03-08';
 
-/** The file's queries by metric and source, pointed at the test's keyspace and schema. */
-function analyticsQueries(): Map<string, { cassandra?: string; lake?: string }> {
+/** The file's queries by metric and source for day `day`, pointed at the test's keyspace and schema. */
+function analyticsQueries(day: string): Map<string, { cassandra?: string; lake?: string }> {
   const text = readFileSync(join(projectRoot(), 'sql', 'analytics.sql'), 'utf8');
   const queries = new Map<string, { cassandra?: string; lake?: string }>();
   for (const block of text.split(/^-- (?=[a-z_]+: (?:cassandra|lake)$)/m).slice(1)) {
@@ -42,13 +42,15 @@ function analyticsQueries(): Map<string, { cassandra?: string; lake?: string }> 
       .join('\n')
       .split(/;\s*(\n|$)/)[0]
       ?.replaceAll('cassandra.pinpipe.', `cassandra."${KEYSPACE}".`)
-      .replaceAll('lake.curated.', `lake."${SCHEMA}".`);
+      .replaceAll('lake.curated.', `lake."${SCHEMA}".`)
+      .replaceAll("current_date - INTERVAL '1' DAY", `DATE '${day}'`);
     queries.set(metric, { ...queries.get(metric), [source]: sql });
   }
   return queries;
 }
 
-let expected: Record<string, unknown[]>;
+/** The metrics as of each day: day 1 alone, and days 1 and 2 (day 2 repeats a post of day 1). */
+const expected: Record<string, Record<string, unknown[]>> = {};
 const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
 
 beforeAll(async () => {
@@ -66,7 +68,8 @@ beforeAll(async () => {
   const day1 = take(21, 1, Date.parse(`${DAY_1}T01:00:00Z`), 150);
   const day2 = [day1[0] as Post, ...take(22, 5_000, Date.parse(`${DAY_2}T01:00:00Z`), 150)];
   const rows = [...postRows(day1, DAY_1), ...postRows(day2, DAY_2)].filter((r, i, all) => all.findIndex((o) => o.uniqueId === r.uniqueId) === i);
-  expected = expectedMetrics(rows);
+  expected[DAY_2] = expectedMetrics(rows);
+  expected[DAY_1] = expectedMetrics(postRows(day1, DAY_1));
   await putObjects(s3, settings.s3Bucket, [
     ...toRawObjects(day1.flatMap(postRecords), Date.parse(`${DAY_1}T12:00:00Z`), 2, 100),
     ...toRawObjects(day2.flatMap(postRecords), Date.parse(`${DAY_2}T12:00:00Z`), 2, 100).map((o) => ({ ...o, startOffset: o.startOffset + 1_000 })),
@@ -92,7 +95,7 @@ afterAll(async () => {
 
 describe('the analytics queries through Trino', () => {
   it('sql/analytics.sql asks each of the eight metric questions of both Cassandra and the lake', () => {
-    const queries = analyticsQueries();
+    const queries = analyticsQueries(DAY_2);
     expect([...queries.keys()].sort()).toEqual([...METRIC_NAMES].sort());
     for (const [metric, { cassandra: fromCassandra, lake }] of queries) {
       expect(fromCassandra, metric).toMatch(/^SELECT /);
@@ -100,11 +103,14 @@ describe('the analytics queries through Trino', () => {
     }
   });
 
-  it.each(METRIC_NAMES)("%s: Cassandra's answer = the lake's answer = the metric computed independently", async (metric) => {
-    const { cassandra: fromCassandra, lake } = analyticsQueries().get(metric) ?? {};
-    const expectedRows = expected[metric];
-    expect(expectedRows?.length).toBeGreaterThan(0);
-    expect(await trino.query(fromCassandra as string)).toEqual(expectedRows);
-    expect(await trino.query(lake as string)).toEqual(expectedRows);
-  });
+  it.each(METRIC_NAMES.flatMap((metric) => [DAY_1, DAY_2].map((day) => [metric, day] as const)))(
+    "%s as of %s: Cassandra's answer = the lake's answer = the metric computed independently",
+    async (metric, day) => {
+      const { cassandra: fromCassandra, lake } = analyticsQueries(day).get(metric) ?? {};
+      const expectedRows = expected[day]?.[metric];
+      expect(expectedRows?.length).toBeGreaterThan(0);
+      expect(await trino.query(fromCassandra as string)).toEqual(expectedRows);
+      expect(await trino.query(lake as string)).toEqual(expectedRows);
+    },
+  );
 });
