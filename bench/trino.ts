@@ -16,7 +16,7 @@
  * Everything it writes is its own (bucket pinpipe-bench-trino-*, keyspace, lake schema) and removed at the end.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ import { deleteKeys } from '../jobs/daily-transform/publish.js';
 import { listKeys } from '../jobs/lib/stage.js';
 import { TrinoClient } from '../jobs/lib/trino.js';
 import { BasicAuth, Trino } from 'trino-client';
+import { analyticsQueries } from '../jobs/test/analytics-sql.js';
 import { runCli } from '../jobs/test/cli.js';
 import { putObjects, toRawObjects } from '../jobs/test/raw-lake.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
@@ -64,19 +65,6 @@ async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
   return [performance.now() - t0, out];
 }
 
-/** sql/analytics.sql's Cassandra queries, pointed at the bench's keyspace. */
-function cassandraQueries(): Array<{ metric: string; sql: string }> {
-  const text = readFileSync(join(projectRoot(), 'sql', 'analytics.sql'), 'utf8');
-  return text
-    .split(/^-- (?=[a-z_]+: cassandra$)/m)
-    .slice(1)
-    .map((block) => {
-      const [head = '', ...body] = block.split('\n');
-      const sql = (body.join('\n').split(/;\s*(\n|$)/)[0] as string).replaceAll('cassandra.pinpipe.', `cassandra."${KEYSPACE}".`);
-      return { metric: head.split(': ')[0] as string, sql: sql.replaceAll("current_date - INTERVAL '1' DAY", `DATE '${METRIC_DAY}'`) };
-    });
-}
-
 async function analytics() {
   progress('a day of 3,000 posts through daily-transform and cassandra-load');
   const seedPins = await loadSeedPins(bundledDataFile('pinterest_pin_sample.ndjson'));
@@ -91,7 +79,7 @@ async function analytics() {
     if (run.code !== 0) throw new Error(`${job} exited ${run.code}: ${run.stderr.slice(-2000)}`);
   }
   const out: Record<string, { p50Ms: number; p99Ms: number; maxMs: number; rows: number }> = {};
-  for (const { metric, sql } of cassandraQueries()) {
+  for (const [metric, { cassandra: sql = '' }] of analyticsQueries({ keyspace: KEYSPACE, lakeSchema: SCHEMA, day: METRIC_DAY })) {
     progress(`${metric}: ${RUNS} runs`);
     let rows = 0;
     for (let i = 0; i < WARMUP; i++) await trino.query(sql);

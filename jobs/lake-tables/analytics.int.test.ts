@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../emulate/generator.js';
 import { loadSeedPins } from '../emulate/seed-pins.js';
 import { METRIC_NAMES } from '../lib/curated.js';
-import { bundledDataFile, projectRoot } from '../lib/paths.js';
+import { bundledDataFile } from '../lib/paths.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import { TrinoClient } from '../lib/trino.js';
+import { analyticsQueries as queriesOf } from '../test/analytics-sql.js';
 import { runCli } from '../test/cli.js';
 import { expectedMetrics, postRows } from '../test/expected-metrics.js';
 import { listKeys } from '../test/lake.js';
@@ -31,23 +30,7 @@ const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: settings.s3Bucket, PINPIPE_CAS
 const DAY_1 = '2031-03-07';
 const DAY_2 = '2031-03-08';
 
-/** The file's queries by metric and source for day `day`, pointed at the test's keyspace and schema. */
-function analyticsQueries(day: string): Map<string, { cassandra?: string; lake?: string }> {
-  const text = readFileSync(join(projectRoot(), 'sql', 'analytics.sql'), 'utf8');
-  const queries = new Map<string, { cassandra?: string; lake?: string }>();
-  for (const block of text.split(/^-- (?=[a-z_]+: (?:cassandra|lake)$)/m).slice(1)) {
-    const [head = '', ...body] = block.split('\n');
-    const [metric = '', source] = head.split(': ') as [string, 'cassandra' | 'lake'];
-    const sql = body
-      .join('\n')
-      .split(/;\s*(\n|$)/)[0]
-      ?.replaceAll('cassandra.pinpipe.', `cassandra."${KEYSPACE}".`)
-      .replaceAll('lake.curated.', `lake."${SCHEMA}".`)
-      .replaceAll("current_date - INTERVAL '1' DAY", `DATE '${day}'`);
-    queries.set(metric, { ...queries.get(metric), [source]: sql });
-  }
-  return queries;
-}
+const analyticsQueries = (day: string) => queriesOf({ keyspace: KEYSPACE, lakeSchema: SCHEMA, day });
 
 /** The metrics as of each day: day 1 alone, and days 1 and 2 (day 2 repeats a post of day 1). */
 const expected: Record<string, Record<string, unknown[]>> = {};

@@ -2,7 +2,7 @@ import { CURATED_TABLE_NAMES } from '../lib/curated.js';
 import { PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import type { LakeTablesOptions } from './command.js';
-import { ident, literal, TrinoClient } from '../lib/trino.js';
+import { ident, literal, tablesWithoutDay, TrinoClient } from '../lib/trino.js';
 import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, syncPartitionsSql, type LakeTarget, type StreamTarget } from './ddl.js';
 
 export interface LakeTablesResult {
@@ -52,11 +52,14 @@ export async function declareLakeTables(trino: TrinoClient, target: LakeTarget, 
   return result;
 }
 
-/** Drops every view and table lake-tables declares in the schema, then the schema: their files stay (the tables are external). */
+/** Drops every view and table of the schema, then the schema: the tables' files stay (they are external). */
 export async function dropLakeSchema(trino: TrinoClient, target: Pick<LakeTarget, 'catalog' | 'schema'>): Promise<void> {
   const schema = `${ident(target.catalog)}.${ident(target.schema)}`;
-  for (const { view } of lakeViewDefinitions({ ...target, bucket: '' }, { catalog: 'stream', schema: 'public', groupId: '' })) await trino.query(`DROP VIEW IF EXISTS ${schema}.${ident(view)}`);
-  for (const { table } of lakeTableDefinitions({ ...target, bucket: '' })) await trino.query(`DROP TABLE IF EXISTS ${schema}.${ident(table)}`);
+  const objects = await trino.query<{ name: string; kind: string }>(
+    `SELECT table_name AS name, table_type AS kind FROM ${ident(target.catalog)}.information_schema.tables WHERE table_schema = ${literal(target.schema)} ORDER BY table_type DESC`,
+  );
+  // Views first (ORDER BY puts VIEW before BASE TABLE): they read the tables.
+  for (const { name, kind } of objects) await trino.query(`DROP ${kind === 'VIEW' ? 'VIEW' : 'TABLE'} IF EXISTS ${schema}.${ident(name)}`);
   await trino.query(`DROP SCHEMA IF EXISTS ${schema}`);
 }
 
@@ -70,11 +73,7 @@ export async function runLakeTables(options: LakeTablesOptions, ctx: JobContext)
 
 /** Day D is a partition of every curated table, i.e. daily-transform published it. */
 async function requireDay(trino: TrinoClient, target: LakeTarget, date: string): Promise<void> {
-  const missing: string[] = [];
-  for (const table of CURATED_TABLE_NAMES) {
-    const rows = await trino.query(`SELECT 1 FROM ${ident(target.catalog)}.${ident(target.schema)}.${ident(`${table}$partitions`)} WHERE dt = DATE ${literal(date)}`);
-    if (rows.length === 0) missing.push(table);
-  }
+  const missing = await tablesWithoutDay(trino, target.catalog, target.schema, CURATED_TABLE_NAMES, date);
   if (missing.length > 0) {
     throw new PinpipeError('PINPIPE_INPUT_NOT_FOUND', `day ${date} is not in the lake: no partition dt=${date} of ${missing.join(', ')} under s3://${target.bucket}/curated/ (has daily-transform published it?)`);
   }

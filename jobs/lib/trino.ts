@@ -52,6 +52,16 @@ function describe(error: unknown): string {
   return [code, message].filter(Boolean).join(' ') || String(error);
 }
 
+/** The tables of a Hive-connector schema that have no partition dt = date (lake-tables and reconcile both ask). */
+export async function tablesWithoutDay(trino: TrinoClient, catalog: string, schema: string, tables: readonly string[], date: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (const table of tables) {
+    const rows = await trino.query(`SELECT 1 FROM ${ident(catalog)}.${ident(schema)}.${ident(`${table}$partitions`)} WHERE dt = DATE ${literal(date)}`);
+    if (rows.length === 0) missing.push(table);
+  }
+  return missing;
+}
+
 /** A SQL identifier for Trino, quoted (names come from settings and the contract; quoting keeps any name safe). */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

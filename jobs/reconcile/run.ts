@@ -4,7 +4,7 @@ import { DependencyError, PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import { reconcileReportKey } from '../lib/lake.js';
 import { createS3Client } from '../lib/s3.js';
-import { ident, literal, TrinoClient } from '../lib/trino.js';
+import { tablesWithoutDay, TrinoClient } from '../lib/trino.js';
 import type { ReconcileOptions } from './command.js';
 import { reconcileSql, repeatsSql, watermarkSql, windowLengthsSql, type ReconcileSources } from './sql.js';
 
@@ -97,11 +97,9 @@ async function sources(trino: TrinoClient, options: ReconcileOptions): Promise<R
 }
 
 async function requireBatchDay(trino: TrinoClient, s: ReconcileSources, date: string, bucket: string): Promise<void> {
-  for (const table of ['pins', 'geo']) {
-    const rows = await trino.query(`SELECT 1 FROM ${ident(s.lakeCatalog)}.${ident(s.lakeSchema)}.${ident(`${table}$partitions`)} WHERE dt = DATE ${literal(date)}`);
-    if (rows.length === 0) {
-      throw new PinpipeError('PINPIPE_INPUT_NOT_FOUND', `day ${date} is not in the lake: no partition dt=${date} of ${s.lakeCatalog}.${s.lakeSchema}.${table} over s3://${bucket}/curated/ (run daily-transform, then lake-tables)`);
-    }
+  const [table] = await tablesWithoutDay(trino, s.lakeCatalog, s.lakeSchema, ['pins', 'geo'], date);
+  if (table !== undefined) {
+    throw new PinpipeError('PINPIPE_INPUT_NOT_FOUND', `day ${date} is not in the lake: no partition dt=${date} of ${s.lakeCatalog}.${s.lakeSchema}.${table} over s3://${bucket}/curated/ (run daily-transform, then lake-tables)`);
   }
 }
 
