@@ -19,7 +19,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          globalSetup: ['jobs/test/build.ts'],
+          globalSetup: ['jobs/test/build.ts', 'jobs/test/test-topics.ts'],
           include: ['jobs/**/*.int.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -89,12 +89,13 @@ TRINO_JAVA_HOME=${PINPIPE_TRINO_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 # Where the lake catalog keeps its table definitions (a file metastore in the bucket).
 TRINO_METASTORE_PREFIX=trino-metastore
 
-# Seconds to wait for readiness after launch, and for exit after the stop signal.
+# Seconds to wait for readiness after launch, and for exit after the stop signal. Generous: all
+# services start at once on two cores, and a Kafka holding many topics loads their logs first.
 declare -A READY_TIMEOUT=(
-  [kafka]=${PINPIPE_KAFKA_READY_TIMEOUT:-60}
-  [s3]=${PINPIPE_S3_READY_TIMEOUT:-30}
+  [kafka]=${PINPIPE_KAFKA_READY_TIMEOUT:-180}
+  [s3]=${PINPIPE_S3_READY_TIMEOUT:-60}
   [cassandra]=${PINPIPE_CASSANDRA_READY_TIMEOUT:-180}
-  [postgres]=${PINPIPE_PG_READY_TIMEOUT:-30}
+  [postgres]=${PINPIPE_PG_READY_TIMEOUT:-60}
   [pushgateway]=${PINPIPE_PUSHGATEWAY_READY_TIMEOUT:-30}
   [prometheus]=${PINPIPE_PROMETHEUS_READY_TIMEOUT:-60}
   [trino]=${PINPIPE_TRINO_READY_TIMEOUT:-180}
