@@ -278,6 +278,14 @@ describe('stream windows against the daily batch', () => {
     const neverLoaded = await reconcile('2031-06-01');
     expect(neverLoaded.code).toBe(1);
     expect(neverLoaded.stderr).toContain('PINPIPE_INPUT_NOT_FOUND');
+    // A stream schema stream-agg never wrote to: nothing to compare, not an internal error.
+    const noStream = await reconcile(days[0] as string, { PINPIPE_STREAM_SCHEMA: `never_written_${process.pid}` });
+    expect(noStream.code).toBe(1);
+    expect(noStream.stderr).toContain('PINPIPE_INPUT_NOT_FOUND');
+    expect(noStream.stderr).toContain(`stream-agg has never written to stream.never_written_${process.pid}`);
+    const noStreamAllowed = await reconcile(days[0] as string, { PINPIPE_STREAM_SCHEMA: `never_written_${process.pid}`, PINPIPE_REQUIRE_STREAM: 'false' });
+    expect(noStreamAllowed.code, noStreamAllowed.stderr).toBe(0);
+    expect(noStreamAllowed.stderr).toContain('not reconciled');
     const trinoDown = await reconcile(days[0] as string, { PINPIPE_TRINO_URL: 'http://127.0.0.1:1' });
     expect(trinoDown.code).toBe(1);
     expect(trinoDown.stderr).toContain('PINPIPE_DEPENDENCY_UNAVAILABLE');

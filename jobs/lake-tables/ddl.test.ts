@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CURATED_TABLES, lakeTables } from '../lib/curated.js';
 import { ident } from '../lib/trino.js';
-import { fingerprintComment, lakeTableDefinitions, syncPartitionsSql, tableDefinition } from './ddl.js';
+import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, syncPartitionsSql, tableDefinition } from './ddl.js';
 
 const target = { catalog: 'lake', schema: 'curated', bucket: 'pinpipe' };
 
@@ -42,6 +42,19 @@ describe('lake table definitions from the curated contract', () => {
     expect(tableDefinition({ ...target, bucket: 'other' }, 'users', CURATED_TABLES.users.columns).fingerprint).not.toBe(base.fingerprint);
     expect(tableDefinition(target, 'users', CURATED_TABLES.users.columns.slice(0, 2)).fingerprint).not.toBe(base.fingerprint);
     expect(fingerprintComment(base.fingerprint)).toBe(`pinpipe curated contract ${base.fingerprint}`);
+  });
+
+  it('a history-plus-today view without its window table reads the lake alone', () => {
+    const stream = { catalog: 'stream', schema: 'public', groupId: 'g' };
+    const withStream = lakeViewDefinitions(target, stream).find((v) => v.view === 'posts_per_category_day');
+    expect(withStream?.create).toContain('"stream"."public"."stream_agg_pin_window"');
+    expect(withStream?.streamSide).toBe(true);
+    const views = lakeViewDefinitions(target, stream, new Set(['stream_agg_geo_window']));
+    const lakeOnly = views.find((v) => v.view === 'posts_per_category_day');
+    expect(lakeOnly?.streamSide).toBe(false);
+    expect(lakeOnly?.create).not.toContain('UNION ALL');
+    expect(lakeOnly?.create).not.toContain('stream_agg_pin_window');
+    expect(views.find((v) => v.view === 'events_per_country_day')?.create).toContain('"stream_agg_geo_window"');
   });
 
   it('quotes identifiers and literals', () => {

@@ -60,7 +60,12 @@ export interface StreamTarget {
 export interface ViewDefinition {
   view: string;
   create: string;
+  /** False for a history-plus-today view declared without its stream side (see historyPlusToday). */
+  streamSide?: boolean;
 }
+
+/** stream-agg's window tables the history-plus-today views read. */
+export const STREAM_WINDOW_TABLES = ['stream_agg_pin_window', 'stream_agg_geo_window', 'stream_agg_user_window'] as const;
 
 /**
  * Views over the tables. post_history is every curated post once, on the first day it was
@@ -68,11 +73,11 @@ export interface ViewDefinition {
  * as in daily-transform's metrics over the history. The *_day views: history plus today (see
  * historyPlusToday).
  */
-export function lakeViewDefinitions(target: LakeTarget, stream: StreamTarget): ViewDefinition[] {
+export function lakeViewDefinitions(target: LakeTarget, stream: StreamTarget, streamTables: ReadonlySet<string> = new Set(STREAM_WINDOW_TABLES)): ViewDefinition[] {
   const schema = `${ident(target.catalog)}.${ident(target.schema)}`;
   const columns = columnNames('posts').map(ident).join(', ');
   return [
-    ...historyPlusToday(target, stream),
+    ...historyPlusToday(target, stream, streamTables),
     {
       view: 'post_history',
       create: `CREATE OR REPLACE VIEW ${schema}.${ident('post_history')} AS
@@ -89,21 +94,28 @@ SELECT ${columns} FROM (
  * windows count what they have so far), and `source` says which. A day is in the lake once its
  * partition is registered, and from then on the stream's rows of that day are left out, so no
  * day is counted from both. Days are UTC; the stream's by window start, the lake's by dt.
+ * A view whose window table does not exist (stream-agg has never run against that schema) is
+ * declared with the lake's side only, and gets its stream side on the first run after it exists.
  */
-function historyPlusToday(target: LakeTarget, stream: StreamTarget): ViewDefinition[] {
+function historyPlusToday(target: LakeTarget, stream: StreamTarget, streamTables: ReadonlySet<string>): ViewDefinition[] {
   const lake = (table: string) => `${ident(target.catalog)}.${ident(target.schema)}.${ident(table)}`;
   const streamTable = (table: string) => `${ident(stream.catalog)}.${ident(stream.schema)}.${ident(table)}`;
   const streamDay = "CAST(CAST(window_start AT TIME ZONE 'UTC' AS timestamp(3)) AS date)";
   const view = (name: string, key: string, lakeTable: string, lakeKey: string, lakeWhere: string, windowTable: string, measure: string, count: string): ViewDefinition => ({
     view: name,
+    streamSide: streamTables.has(windowTable),
     create: `CREATE OR REPLACE VIEW ${lake(name)} AS
 SELECT dt, ${lakeKey} AS ${key}, count(*) AS ${count}, 'lake' AS source
-FROM ${lake(lakeTable)} WHERE ${lakeWhere} GROUP BY 1, 2
+FROM ${lake(lakeTable)} WHERE ${lakeWhere} GROUP BY 1, 2${
+      streamTables.has(windowTable)
+        ? `
 UNION ALL
 SELECT ${streamDay} AS dt, ${key}, sum(${measure}) AS ${count}, 'stream' AS source
 FROM ${streamTable(windowTable)}
 WHERE group_id = ${literal(stream.groupId)} AND ${streamDay} NOT IN (SELECT dt FROM ${lake(`${lakeTable}$partitions`)})
-GROUP BY 1, 2`,
+GROUP BY 1, 2`
+        : ''
+    }`,
   });
   const ageGroup = `CASE WHEN age IS NULL THEN 'unknown' WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24'
   WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END`;

@@ -182,6 +182,22 @@ describe('Trino over the stores the jobs wrote', () => {
     expect(Number(ages[0]?.n)).toBe(POSTS);
   });
 
+  it('a stream schema stream-agg never wrote to: the views show the lake\'s days only, with a warning, until a run finds the windows', async () => {
+    try {
+      const run = await lakeTablesRun({ PINPIPE_STREAM_SCHEMA: `never_written_${process.pid}` });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain('has no stream-agg windows yet: posts_per_category_day, events_per_country_day, events_per_age_group_day show the lake');
+      const perSource = await trino.query(`SELECT source, sum(posts) AS n FROM ${lake('posts_per_category_day')} GROUP BY 1`);
+      expect(perSource).toEqual([{ source: 'lake', n: POSTS }]);
+    } finally {
+      const restored = await lakeTablesRun();
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stderr).not.toContain('no stream-agg windows yet');
+    }
+    const sources = await trino.query<{ source: string }>(`SELECT DISTINCT source FROM ${lake('posts_per_category_day')} ORDER BY 1`);
+    expect(sources.map((r) => r.source)).toEqual(['lake', 'stream']);
+  });
+
   it('a republished day shows exactly its new rows; a day whose files are gone has no partition after lake-tables', async () => {
     const count = async () => Number((await trino.query<{ n: number }>(`SELECT count(*) AS n FROM ${lake('posts')} WHERE dt = DATE '${DAY_REPUBLISHED}'`))[0]?.n);
     await putObjects(s3, settings.s3Bucket, rawDay(DAY_REPUBLISHED, 1_000, 30));

@@ -2,8 +2,8 @@ import { CURATED_TABLE_NAMES } from '../lib/curated.js';
 import { PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import type { LakeTablesOptions } from './command.js';
-import { ident, literal, tablesWithoutDay, TrinoClient } from '../lib/trino.js';
-import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, syncPartitionsSql, type LakeTarget, type StreamTarget } from './ddl.js';
+import { ident, literal, tablesWithoutDay, TrinoClient, TrinoQueryError } from '../lib/trino.js';
+import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, STREAM_WINDOW_TABLES, syncPartitionsSql, type LakeTarget, type StreamTarget } from './ddl.js';
 
 export interface LakeTablesResult {
   created: string[];
@@ -12,6 +12,8 @@ export interface LakeTablesResult {
   /** Days registered per table after the sync. */
   partitions: Record<string, number>;
   views: string[];
+  /** Views declared with the lake's side only: their stream-agg table does not exist yet. */
+  viewsWithoutStream: string[];
 }
 
 /**
@@ -20,7 +22,7 @@ export interface LakeTablesResult {
  * goes. Then the views over them, replaced every time (a view holds no data).
  */
 export async function declareLakeTables(trino: TrinoClient, target: LakeTarget, stream: StreamTarget): Promise<LakeTablesResult> {
-  const result: LakeTablesResult = { created: [], replaced: [], unchanged: [], partitions: {}, views: [] };
+  const result: LakeTablesResult = { created: [], replaced: [], unchanged: [], partitions: {}, views: [], viewsWithoutStream: [] };
   await trino.query(`CREATE SCHEMA IF NOT EXISTS ${ident(target.catalog)}.${ident(target.schema)}`);
   const existing = new Map(
     (
@@ -45,11 +47,26 @@ export async function declareLakeTables(trino: TrinoClient, target: LakeTarget, 
     const [count] = await trino.query<{ n: number }>(`SELECT count(*) AS n FROM ${ident(target.catalog)}.${ident(target.schema)}.${ident(`${definition.table}$partitions`)}`);
     result.partitions[definition.table] = count?.n ?? 0;
   }
-  for (const view of lakeViewDefinitions(target, stream)) {
+  const streamTables = await existingStreamTables(trino, stream);
+  for (const view of lakeViewDefinitions(target, stream, streamTables)) {
     await trino.query(view.create);
     result.views.push(view.view);
+    if (view.streamSide === false) result.viewsWithoutStream.push(view.view);
   }
   return result;
+}
+
+/** Which of stream-agg's window tables exist in the stream catalog's schema (none when the catalog or schema is missing). */
+async function existingStreamTables(trino: TrinoClient, stream: StreamTarget): Promise<Set<string>> {
+  try {
+    const rows = await trino.query<{ table_name: string }>(
+      `SELECT table_name FROM ${ident(stream.catalog)}.information_schema.tables WHERE table_schema = ${literal(stream.schema)} AND table_name IN (${STREAM_WINDOW_TABLES.map(literal).join(', ')})`,
+    );
+    return new Set(rows.map((r) => r.table_name));
+  } catch (error) {
+    if (error instanceof TrinoQueryError && error.errorName === 'CATALOG_NOT_FOUND') return new Set();
+    throw error;
+  }
 }
 
 /** Drops every view and table of the schema, then the schema: the tables' files stay (they are external). */
@@ -68,6 +85,11 @@ export async function runLakeTables(options: LakeTablesOptions, ctx: JobContext)
   const trino = new TrinoClient(options);
   const result = await declareLakeTables(trino, target, { catalog: options.streamCatalog, schema: options.streamSchema, groupId: options.streamGroupId });
   ctx.logger.info(`lake tables declared in ${target.catalog}.${target.schema}`, { trino: options.trinoUrl, ...result });
+  if (result.viewsWithoutStream.length > 0) {
+    ctx.logger.warn(`${options.streamCatalog}.${options.streamSchema} has no stream-agg windows yet: ${result.viewsWithoutStream.join(', ')} show the lake's days only until lake-tables runs again after stream-agg has started`, {
+      views: result.viewsWithoutStream,
+    });
+  }
   if (options.date !== undefined) await requireDay(trino, target, options.date);
 }
 
