@@ -70,7 +70,7 @@ test: install lint typecheck up ## Lint, typecheck and every test, starting the 
 	$(WITH_STACK_ENV) npx vitest run --project integration --no-file-parallelism
 	@for suite in $(EXTRA_TESTS); do $(MAKE) --no-print-directory $$suite; done
 
-up: ## Start Kafka, MinIO, Cassandra, PostgreSQL, Prometheus, the Pushgateway and Trino on 127.0.0.1 (installs them first)
+up: ## Start Kafka, MinIO, Cassandra, PostgreSQL, Prometheus, the Pushgateway, Alertmanager with its alert log, and Trino on 127.0.0.1 (installs them first)
 	$(STACK) up
 
 status: ## Say which local services are up, down or died

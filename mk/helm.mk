@@ -45,6 +45,10 @@ test-helm: $(HELM) py-deps ## Lint and render the chart, validate the manifests,
 	$(PY_VENV)/bin/python charts/tests/check_chart.py values-schema $(CHART)
 	$(PY_VENV)/bin/python charts/tests/check_chart.py manifests $(HELM_KUBE_VERSION) \
 	  $(CHART_OUT)/default.yaml $(CHART_OUT)/production.yaml
+	@grep -q '^kind: PrometheusRule$$' $(CHART_OUT)/production.yaml \
+	  || { echo "the production values render no PrometheusRule" >&2; exit 1; }
+	@! grep -q '^kind: PrometheusRule$$' $(CHART_OUT)/default.yaml \
+	  || { echo "the default values render a PrometheusRule (it needs the Prometheus Operator's CRDs)" >&2; exit 1; }
 	$(PY_VENV)/bin/python charts/tests/check_chart.py rejects $(HELM) $(CHART) $(HELM_KUBE_VERSION)
 	$(PY_VENV)/bin/python charts/tests/check_airflow_values.py charts/airflow-values.yaml
 	$(PY_VENV)/bin/python charts/tests/check_trino_values.py charts/trino-values.yaml

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local real services for pinpipe tests and demos: Kafka (KRaft), S3 (MinIO),
-# Cassandra (with the Prometheus JMX exporter agent), PostgreSQL, the
-# monitoring pair Prometheus and Pushgateway, and Trino over Cassandra, the lake
-# and PostgreSQL, each a plain process on 127.0.0.1.
+# Cassandra (with the Prometheus JMX exporter agent), PostgreSQL, monitoring
+# (Prometheus with pinpipe's alerting rules, Pushgateway, Alertmanager and the
+# alert-log receiver it notifies), and Trino over Cassandra, the lake and
+# PostgreSQL, each a plain process on 127.0.0.1.
 #
 #   stack/stack.sh install [svc...]   fetch/build into the cache (idempotent)
 #   stack/stack.sh up      [svc...]   install if needed, start, wait until ready
@@ -15,7 +16,8 @@
 #   stack/stack.sh kafka-run CLASS [args...]  run a class from the Kafka jars
 #                                     (e.g. org.apache.kafka.tools.ProducerPerformance)
 #
-# Services: postgres s3 kafka cassandra pushgateway prometheus trino (default: all).
+# Services: postgres s3 kafka cassandra pushgateway alert-log alertmanager prometheus
+#           trino (default: all).
 # Cache:  ${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}       (downloads, builds)
 # State:  ${PINPIPE_STACK_DIR:-$PINPIPE_CACHE_DIR/stack}   (data, logs, pidfiles)
 set -euo pipefail
@@ -31,7 +33,7 @@ PG_MAJOR=15
 MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # The javaagent that serves Cassandra's JMX metrics in Prometheus format.
 JMX_EXPORTER_VERSION=1.0.1
-# Prometheus and Pushgateway come from Debian (bookworm: 2.42 and 1.5).
+# Prometheus, Pushgateway and Alertmanager come from Debian (bookworm: 2.42, 1.5 and 0.25).
 # Trino: the server tarball and the CLI's executable jar from Maven Central.
 TRINO_VERSION=476
 # The plugins kept from the tarball (it carries every one, about 820 MB): the three
@@ -39,7 +41,7 @@ TRINO_VERSION=476
 TRINO_PLUGINS=(cassandra hive postgresql geospatial)
 
 # ---- settings ---------------------------------------------------------------
-ALL_SERVICES=(postgres s3 kafka cassandra pushgateway prometheus trino) # start order
+ALL_SERVICES=(postgres s3 kafka cassandra pushgateway alert-log alertmanager prometheus trino) # start order
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}
@@ -58,6 +60,9 @@ CASSANDRA_EXPORTER_PORT=${PINPIPE_CASSANDRA_EXPORTER_PORT:-9104}
 PG_PORT=${PINPIPE_PG_PORT:-5432}
 PROMETHEUS_PORT=${PINPIPE_PROMETHEUS_PORT:-9090}
 PUSHGATEWAY_PORT=${PINPIPE_PUSHGATEWAY_PORT:-9091}
+ALERTMANAGER_PORT=${PINPIPE_ALERTMANAGER_PORT:-9095}
+ALERTMANAGER_CLUSTER_PORT=${PINPIPE_ALERTMANAGER_CLUSTER_PORT:-9096}
+ALERT_LOG_PORT=${PINPIPE_ALERT_LOG_PORT:-9097}
 TRINO_PORT=${PINPIPE_TRINO_PORT:-8090}
 # Where Prometheus finds the jobs' /metrics (host:port); a job that is not running
 # is simply a target that is down.
@@ -97,13 +102,15 @@ declare -A READY_TIMEOUT=(
   [cassandra]=${PINPIPE_CASSANDRA_READY_TIMEOUT:-180}
   [postgres]=${PINPIPE_PG_READY_TIMEOUT:-60}
   [pushgateway]=${PINPIPE_PUSHGATEWAY_READY_TIMEOUT:-30}
+  [alert-log]=${PINPIPE_ALERT_LOG_READY_TIMEOUT:-30}
+  [alertmanager]=${PINPIPE_ALERTMANAGER_READY_TIMEOUT:-30}
   [prometheus]=${PINPIPE_PROMETHEUS_READY_TIMEOUT:-60}
   [trino]=${PINPIPE_TRINO_READY_TIMEOUT:-180}
 )
-declare -A STOP_TIMEOUT=([kafka]=30 [s3]=15 [cassandra]=30 [postgres]=20 [pushgateway]=10 [prometheus]=20 [trino]=30)
+declare -A STOP_TIMEOUT=([kafka]=30 [s3]=15 [cassandra]=30 [postgres]=20 [pushgateway]=10 [alert-log]=10 [alertmanager]=10 [prometheus]=20 [trino]=30)
 # PostgreSQL's SIGTERM is a "smart" shutdown that waits for every client to
 # disconnect; SIGINT is the fast one.
-declare -A STOP_SIGNAL=([kafka]=TERM [s3]=TERM [cassandra]=TERM [postgres]=INT [pushgateway]=TERM [prometheus]=TERM [trino]=TERM)
+declare -A STOP_SIGNAL=([kafka]=TERM [s3]=TERM [cassandra]=TERM [postgres]=INT [pushgateway]=TERM [alert-log]=TERM [alertmanager]=TERM [prometheus]=TERM [trino]=TERM)
 
 # ---- small helpers ----------------------------------------------------------
 say() { printf 'stack: %s\n' "$*"; }
@@ -199,6 +206,9 @@ svc_ports() { # svc -> lines "port ENV_VAR"
       "$CASSANDRA_EXPORTER_PORT" PINPIPE_CASSANDRA_EXPORTER_PORT ;;
     postgres) printf '%s %s\n' "$PG_PORT" PINPIPE_PG_PORT ;;
     pushgateway) printf '%s %s\n' "$PUSHGATEWAY_PORT" PINPIPE_PUSHGATEWAY_PORT ;;
+    alert-log) printf '%s %s\n' "$ALERT_LOG_PORT" PINPIPE_ALERT_LOG_PORT ;;
+    alertmanager) printf '%s %s\n' "$ALERTMANAGER_PORT" PINPIPE_ALERTMANAGER_PORT \
+      "$ALERTMANAGER_CLUSTER_PORT" PINPIPE_ALERTMANAGER_CLUSTER_PORT ;;
     prometheus) printf '%s %s\n' "$PROMETHEUS_PORT" PINPIPE_PROMETHEUS_PORT ;;
     trino) printf '%s %s\n' "$TRINO_PORT" PINPIPE_TRINO_PORT ;;
   esac
@@ -251,6 +261,7 @@ ensure_os_packages() { # svc...
         ;;
       prometheus) command -v prometheus >/dev/null || want+=(prometheus) ;;
       pushgateway) command -v prometheus-pushgateway >/dev/null || want+=(prometheus-pushgateway) ;;
+      alertmanager) command -v prometheus-alertmanager >/dev/null || want+=(prometheus-alertmanager) ;;
     esac
   done
   # shellcheck disable=SC2207 # package names have no spaces
@@ -373,6 +384,12 @@ prometheus_install() { ensure_os_packages prometheus; }
 
 pushgateway_installed() { command -v prometheus-pushgateway >/dev/null; }
 pushgateway_install() { ensure_os_packages pushgateway; }
+
+alertmanager_installed() { command -v prometheus-alertmanager >/dev/null; }
+alertmanager_install() { ensure_os_packages alertmanager; }
+
+alert-log_installed() { command -v python3 >/dev/null; }
+alert-log_install() { ensure_os_packages alert-log; }
 
 install_services() { # svc...
   local svc missing=() rc=0
@@ -622,14 +639,45 @@ pushgateway_command() {
 
 pushgateway_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PUSHGATEWAY_PORT/-/ready" 2>/dev/null; }
 
+# Alertmanager notifies alert-log, which appends every alert to one NDJSON file.
+ALERT_LOG_FILE=$STATE_DIR/alert-log/alerts.ndjson
+alert-log_prepare() { mkdir -p "$(svc_dir alert-log)"; }
+alert-log_command() { CMD=(python3 "$STACK_SRC/alert-log.py" --port "$ALERT_LOG_PORT" --file "$ALERT_LOG_FILE"); }
+alert-log_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$ALERT_LOG_PORT/ready" 2>/dev/null; }
+
+alertmanager_prepare() {
+  local dir
+  dir=$(svc_dir alertmanager)
+  mkdir -p "$dir/data" || return 1
+  render "$STACK_SRC/prometheus/alertmanager.yml.in" "$dir/alertmanager.yml" ALERT_LOG_PORT="$ALERT_LOG_PORT" || return 1
+}
+
+alertmanager_command() {
+  local dir
+  dir=$(svc_dir alertmanager)
+  # One instance: the cluster port only listens on loopback, with no peers.
+  CMD=(prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/data"
+    --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT"
+    --cluster.listen-address="127.0.0.1:$ALERTMANAGER_CLUSTER_PORT")
+}
+
+alertmanager_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" 2>/dev/null; }
+
+# The rules the chart ships, loaded as they are; and a folder of extra scrape targets
+# (file service discovery: <job>-*.json), where tests put the jobs they start.
+ALERT_RULES_FILE=$(cd "$STACK_SRC/.." && pwd)/charts/pinpipe/alerts/pinpipe-alerts.yaml
+PROMETHEUS_TARGETS_DIR=$STATE_DIR/prometheus/targets
 prometheus_prepare() {
   local dir
   dir=$(svc_dir prometheus)
   mkdir -p "$dir/data" || return 1
+  mkdir -p "$PROMETHEUS_TARGETS_DIR" || return 1
   render "$STACK_SRC/prometheus/prometheus.yml.in" "$dir/prometheus.yml" \
     PROMETHEUS_PORT="$PROMETHEUS_PORT" PUSHGATEWAY_PORT="$PUSHGATEWAY_PORT" \
     CASSANDRA_EXPORTER_PORT="$CASSANDRA_EXPORTER_PORT" INGEST="$SCRAPE_INGEST" \
-    S3_SINK="$SCRAPE_S3_SINK" STREAM_AGG="$SCRAPE_STREAM_AGG" || return 1
+    S3_SINK="$SCRAPE_S3_SINK" STREAM_AGG="$SCRAPE_STREAM_AGG" \
+    ALERTMANAGER_PORT="$ALERTMANAGER_PORT" RULES_FILE="$ALERT_RULES_FILE" \
+    TARGETS_DIR="$PROMETHEUS_TARGETS_DIR" || return 1
 }
 
 prometheus_command() {
@@ -657,6 +705,9 @@ trino_prepare() {
     S3_REGION="$S3_REGION" S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" || return 1
   render "$STACK_SRC/trino/catalog/stream.properties.in" "$dir/etc/catalog/stream.properties" \
     PG_HOST=127.0.0.1 PG_PORT="$PG_PORT" PG_DB="$PG_DB" PG_USER="$PG_USER" PG_PASSWORD="$PG_PASSWORD" || return 1
+  mkdir -p "$dir/local-files/metastore" || return 1
+  render "$STACK_SRC/trino/catalog/local_files.properties.in" "$dir/etc/catalog/local_files.properties" \
+    LOCAL_DIR="$dir/local-files" || return 1
 }
 
 trino_command() {
@@ -877,8 +928,12 @@ export PINPIPE_CASSANDRA_LOCAL_DC=datacenter1
 export PINPIPE_PG_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 export PINPIPE_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT
 export PINPIPE_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+export PINPIPE_PROMETHEUS_TARGETS_DIR=$PROMETHEUS_TARGETS_DIR
+export PINPIPE_ALERTMANAGER_URL=http://127.0.0.1:$ALERTMANAGER_PORT
+export PINPIPE_ALERT_LOG=$ALERT_LOG_FILE
 export PINPIPE_CASSANDRA_EXPORTER_URL=http://127.0.0.1:$CASSANDRA_EXPORTER_PORT
 export PINPIPE_TRINO_URL=http://127.0.0.1:$TRINO_PORT
+export PINPIPE_TRINO_LOCAL_FILES=$(svc_dir trino)/local-files
 EOF
 }
 
@@ -891,7 +946,7 @@ check_settings() {
   local var
   for var in PG_PORT S3_PORT S3_CONSOLE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT \
     CASSANDRA_PORT CASSANDRA_STORAGE_PORT CASSANDRA_JMX_PORT CASSANDRA_EXPORTER_PORT \
-    PROMETHEUS_PORT PUSHGATEWAY_PORT TRINO_PORT; do
+    PROMETHEUS_PORT PUSHGATEWAY_PORT ALERTMANAGER_PORT ALERTMANAGER_CLUSTER_PORT ALERT_LOG_PORT TRINO_PORT; do
     if ! [[ ${!var} =~ ^[0-9]+$ ]] || ((${!var} < 1 || ${!var} > 65535)); then
       die "PINPIPE_$var must be a TCP port number, got '${!var}'"
     fi

@@ -5,8 +5,9 @@
         the same default, and the schema accepts values.yaml
     check_chart.py manifests KUBE_VERSION FILE...
         every rendered manifest passes Kubernetes' OpenAPI schema of KUBE_VERSION (the
-        kubernetes-validate package, strict: unknown fields fail); ServiceMonitors, which are a
-        CRD outside those schemas, pass a schema of the fields the chart uses; and the chart's
+        kubernetes-validate package, strict: unknown fields fail); ServiceMonitors and the
+        PrometheusRule, CRDs outside those schemas, pass a schema of the fields the chart uses
+        (the rule's spec must be alerts/pinpipe-alerts.yaml as it is); and the chart's
         own rules hold (hardened containers, probes, resources, consumers within partitions)
     check_chart.py rejects HELM CHART_DIR KUBE_VERSION
         values that must be refused are refused, each with a message saying what is wrong
@@ -177,6 +178,63 @@ def check_container(where: str, container: dict[str, Any], component: str) -> No
         )
 
 
+PROMETHEUS_RULE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": SERVICE_MONITOR_SCHEMA["properties"]["metadata"],
+        "spec": {
+            "type": "object",
+            "required": ["groups"],
+            "additionalProperties": False,
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string"},
+                            "rules": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["alert", "expr", "labels", "annotations"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "alert": {"type": "string", "pattern": "^Pinpipe[A-Za-z0-9]+$"},
+                                        "expr": {"type": "string"},
+                                        "for": {"type": "string", "pattern": "^[0-9]+[smh]$"},
+                                        "labels": {
+                                            "type": "object",
+                                            "required": ["severity"],
+                                            "properties": {"severity": {"enum": ["critical", "warning"]}},
+                                        },
+                                        "annotations": {
+                                            "type": "object",
+                                            "required": ["summary", "description", "runbook_url"],
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        },
+    },
+}
+
+ALERT_RULES = Path(__file__).resolve().parents[1] / "pinpipe" / "alerts" / "pinpipe-alerts.yaml"
+
+
 def check_manifests(kube_version: str, files: list[str]) -> None:
     for name in files:
         failures_before = len(FAILURES)
@@ -195,6 +253,13 @@ def check_manifests(kube_version: str, files: list[str]) -> None:
                     jsonschema.validate(doc, SERVICE_MONITOR_SCHEMA)
                 except jsonschema.ValidationError as error:
                     fail(f"{where}: {error.message} at {'/'.join(str(p) for p in error.absolute_path)}")
+            elif kind == "PrometheusRule":
+                try:
+                    jsonschema.validate(doc, PROMETHEUS_RULE_SCHEMA)
+                except jsonschema.ValidationError as error:
+                    fail(f"{where}: {error.message} at {'/'.join(str(p) for p in error.absolute_path)}")
+                if doc.get("spec") != yaml.safe_load(ALERT_RULES.read_text()):
+                    fail(f"{where}: spec is not the rules of {ALERT_RULES.name} as they are")
             else:
                 try:
                     kubernetes_validate.validate(doc, kube_version, strict=True)

@@ -176,7 +176,7 @@ export async function runCassandraLoad(options: CassandraLoadOptions, { logger, 
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     const failed = Object.values(summary.errors).reduce((a, b) => a + b, 0);
     logger.info('cassandra-load finished', { ...summary });
-    await pushBatchMetrics(options.pushgatewayUrl, { job: 'cassandra-load', seconds: summary.seconds, rows: summary.rows, succeeded: failed === 0 }, logger);
+    await pushBatchMetrics(options.pushgatewayUrl, { job: 'cassandra-load', seconds: summary.seconds, rows: summary.rows, succeeded: failed === 0, day: date }, logger);
     if (failed > 0) throw new DependencyError(`${failed} rows of ${date} could not be written to Cassandra after retries; rerunning the day is safe`);
   } finally {
     db?.close();

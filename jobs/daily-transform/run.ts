@@ -117,6 +117,7 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
     });
     if (!report.passed) {
       await putReport(s3, bucket, report);
+      await pushBatchMetrics(options.pushgatewayUrl, { job: 'daily-transform', seconds: (Date.now() - started) / 1000, rows: {}, succeeded: false, day: date, qualityPassed: false }, logger);
       throw new PinpipeError('PINPIPE_QUALITY_FAILED', `data quality of ${date} failed: ${report.failures.join('; ')}; curated data was not replaced (report: s3://${bucket}/${qualityReportKey(date)})`);
     }
     checkpoint();
@@ -135,7 +136,7 @@ export async function runDailyTransform(options: DailyTransformOptions, { logger
       report: qualityReportKey(date),
     });
     const rows = Object.fromEntries(Object.entries(report.tables).map(([t, s]) => [t, s.rows_out]));
-    await pushBatchMetrics(options.pushgatewayUrl, { job: 'daily-transform', seconds: (Date.now() - started) / 1000, rows, succeeded: true }, logger);
+    await pushBatchMetrics(options.pushgatewayUrl, { job: 'daily-transform', seconds: (Date.now() - started) / 1000, rows, succeeded: true, day: date, qualityPassed: true }, logger);
   } finally {
     db?.close();
     // Downloads still running after a failure must not write into a folder being removed.

@@ -55,6 +55,18 @@ describe('batch metrics for the Pushgateway', () => {
     expect(text).not.toContain('pinpipe_batch_last_success_timestamp_seconds');
   });
 
+  it('pushes the day a success processed, and a quality verdict only when the run has one', async () => {
+    const done = await batchMetricsText({ ...run, day: '2026-03-01', qualityPassed: true });
+    expect(done).toContain('pinpipe_batch_last_success_day_seconds 1772323200');
+    expect(done).toContain('pinpipe_batch_quality_passed 1');
+    const refused = await batchMetricsText({ ...run, succeeded: false, day: '2026-03-01', qualityPassed: false });
+    expect(refused).not.toContain('pinpipe_batch_last_success_day_seconds');
+    expect(refused).toContain('pinpipe_batch_quality_passed 0');
+    const load = await batchMetricsText({ ...run, job: 'cassandra-load', day: '2026-03-01' });
+    expect(load).toContain('pinpipe_batch_last_success_day_seconds 1772323200');
+    expect(load).not.toContain('pinpipe_batch_quality_passed');
+  });
+
   it('POSTs to /metrics/job/<job>, keeping other series of the group', async () => {
     const received: Received[] = [];
     const url = await gateway(200, received);

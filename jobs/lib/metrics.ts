@@ -108,6 +108,10 @@ export interface BatchRun {
   seconds: number;
   rows: Record<string, number>;
   succeeded: boolean;
+  /** The day (YYYY-MM-DD) the run processed: a success pushes it, for the batch deadline alert. */
+  day?: string;
+  /** Whether the day's quality report passed (daily-transform only). */
+  qualityPassed?: boolean;
   /** When the run ended; defaults to now. */
   finishedAt?: Date;
 }
@@ -119,6 +123,8 @@ export function createBatchMetrics(registry: Registry) {
     duration: new client.Gauge({ name: `${METRIC_PREFIX}batch_run_duration_seconds`, help: 'Wall time of the last run of a batch job', registers }),
     rows: new client.Counter({ name: `${METRIC_PREFIX}batch_rows_total`, help: 'Rows written by the last run of a batch job, by table', labelNames: ['table'] as const, registers }),
     lastSuccess: new client.Gauge({ name: `${METRIC_PREFIX}batch_last_success_timestamp_seconds`, help: 'Unix time at which a run of the batch job last succeeded', registers }),
+    lastSuccessDay: new client.Gauge({ name: `${METRIC_PREFIX}batch_last_success_day_seconds`, help: 'Start (Unix time, UTC) of the day the last successful run of the batch job processed', registers }),
+    qualityPassed: new client.Gauge({ name: `${METRIC_PREFIX}batch_quality_passed`, help: "1 when the last run's quality report passed its thresholds, 0 when it failed (daily-transform)", registers }),
   };
 }
 
@@ -128,9 +134,13 @@ export async function batchMetricsText(run: BatchRun): Promise<string> {
   const metrics = createBatchMetrics(registry);
   metrics.duration.set(run.seconds);
   for (const [table, n] of Object.entries(run.rows)) metrics.rows.inc({ table }, n);
-  // Only a success moves the timestamp; POST (not PUT) keeps the previous one otherwise.
+  // Only a success moves the timestamp and the day; POST (not PUT) keeps the previous ones otherwise.
   if (run.succeeded) metrics.lastSuccess.set((run.finishedAt ?? new Date()).getTime() / 1000);
   else registry.removeSingleMetric(`${METRIC_PREFIX}batch_last_success_timestamp_seconds`);
+  if (run.succeeded && run.day !== undefined) metrics.lastSuccessDay.set(Date.parse(`${run.day}T00:00:00Z`) / 1000);
+  else registry.removeSingleMetric(`${METRIC_PREFIX}batch_last_success_day_seconds`);
+  if (run.qualityPassed !== undefined) metrics.qualityPassed.set(run.qualityPassed ? 1 : 0);
+  else registry.removeSingleMetric(`${METRIC_PREFIX}batch_quality_passed`);
   return registry.metrics();
 }
 

@@ -84,6 +84,58 @@ function queries(): { panel: string; expr: string }[] {
   return all;
 }
 
+const rulesPath = join(projectRoot(), 'charts', 'pinpipe', 'alerts', 'pinpipe-alerts.yaml');
+
+/** Each alert of the rules file with its expression (a one-line value or a `|` block). */
+export function ruleExpressions(text: string): { alert: string; expr: string }[] {
+  const lines = text.split('\n');
+  const rules: { alert: string; expr: string }[] = [];
+  let alert = '';
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const named = /^\s*- alert:\s*(\S+)\s*$/.exec(line);
+    if (named) alert = named[1] as string;
+    const found = /^(\s*)expr:\s*(.*)$/.exec(line);
+    if (!found) continue;
+    let expr = found[2] as string;
+    if (expr === '|') {
+      const block: string[] = [];
+      while (i + 1 < lines.length && (lines[i + 1]?.trim() === '' || (lines[i + 1]?.search(/\S/) ?? 0) > (found[1] as string).length)) block.push(lines[++i] as string);
+      expr = block.join('\n');
+    }
+    rules.push({ alert, expr });
+  }
+  return rules;
+}
+
+describe('the alerting rules', () => {
+  it('reads every alert of the rules file with its expression', () => {
+    const text = readFileSync(rulesPath, 'utf8');
+    const rules = ruleExpressions(text);
+    expect(rules.length).toBe([...text.matchAll(/^\s*- alert:/gm)].length);
+    expect(rules.length).toBeGreaterThan(15);
+    const named = (alert: string) => metricNames(rules.find((r) => r.alert === alert)?.expr ?? '');
+    expect(named('PinpipeRawLakeStalled')).toEqual(['pinpipe_ingest_records_accepted_total', 'pinpipe_s3_sink_records_total']);
+    expect(named('PinpipeDailyBatchLate')).toEqual(['pinpipe_batch_last_success_day_seconds']);
+    expect(named('PinpipeS3SinkDown')).toEqual(['up']);
+  });
+
+  it('use only series the jobs, the Cassandra exporter or Prometheus really export', async () => {
+    const pinpipe = await pinpipeSeries();
+    const cassandra = cassandraSeries();
+    const unknown: string[] = [];
+    for (const { alert, expr } of ruleExpressions(readFileSync(rulesPath, 'utf8'))) {
+      const names = metricNames(expr);
+      if (names.length === 0) unknown.push(`${alert}: no metric in ${expr}`);
+      for (const name of names) {
+        const known = name.startsWith('pinpipe_') ? pinpipe.has(name) : name.startsWith('cassandra_') ? cassandra.has(name) : PROMETHEUS_SYNTHETIC.has(name);
+        if (!known) unknown.push(`${alert}: ${name}`);
+      }
+    }
+    expect(unknown, 'alert expressions naming series nothing exports').toEqual([]);
+  });
+});
+
 describe('the Grafana dashboard', () => {
   it('extracts metric names from PromQL', () => {
     expect(metricNames('histogram_quantile(0.99, sum by (le, route) (rate(a_bucket{x="y"}[$__rate_interval])))')).toEqual(['a_bucket']);

@@ -43,6 +43,19 @@ describe('local monitoring', () => {
     expect(Object.keys(health)).toEqual(expect.arrayContaining(['ingest', 's3-sink', 'stream-agg']));
   });
 
+  it("Prometheus evaluates the chart's alerting rules and sends to the local Alertmanager", async () => {
+    const prometheus = setting('PINPIPE_PROMETHEUS_URL');
+    const rulesFile = readFileSync(join(projectRoot(), 'charts', 'pinpipe', 'alerts', 'pinpipe-alerts.yaml'), 'utf8');
+    const declared = [...rulesFile.matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1] as string).sort();
+    const rules = JSON.parse(await text(`${prometheus}/api/v1/rules?type=alert`)) as { data: { groups: { rules: { name: string; health: string }[] }[] } };
+    const loaded = rules.data.groups.flatMap((g) => g.rules);
+    expect(loaded.map((r) => r.name).sort()).toEqual(declared);
+    expect(loaded.filter((r) => r.health === 'err')).toEqual([]);
+    const managers = JSON.parse(await text(`${prometheus}/api/v1/alertmanagers`)) as { data: { activeAlertmanagers: { url: string }[] } };
+    expect(managers.data.activeAlertmanagers.map((m) => m.url)).toEqual([`${setting('PINPIPE_ALERTMANAGER_URL')}/api/v2/alerts`]);
+    expect((await fetch(`${setting('PINPIPE_ALERTMANAGER_URL')}/-/ready`)).status).toBe(200);
+  });
+
   it("Cassandra's exporter serves every cassandra_* series the dashboard queries", async () => {
     const exposition = await text(`${setting('PINPIPE_CASSANDRA_EXPORTER_URL')}/metrics`);
     const served = new Set([...exposition.matchAll(/^([a-z_:][a-z0-9_:]*)[{ ]/gm)].map((m) => m[1] as string));
@@ -58,10 +71,12 @@ describe('local monitoring', () => {
     const job = `monitoring-test-${process.pid}`;
     const logger = { warn: vi.fn(), debug: vi.fn(), info: vi.fn(), error: vi.fn() } as unknown as Logger;
     try {
-      expect(await pushBatchMetrics(gateway, { job, seconds: 3, rows: { pins_by_id: 42 }, succeeded: true }, logger)).toBe(true);
+      expect(await pushBatchMetrics(gateway, { job, seconds: 3, rows: { pins_by_id: 42 }, succeeded: true, day: '2031-01-02', qualityPassed: true }, logger)).toBe(true);
       const served = await text(`${gateway}/metrics`);
       expect(served).toMatch(new RegExp(`pinpipe_batch_rows_total\\{(?=[^}]*job="${job}")(?=[^}]*table="pins_by_id")[^}]*\\} 42`));
       expect(served).toMatch(new RegExp(`pinpipe_batch_last_success_timestamp_seconds\\{[^}]*job="${job}"[^}]*\\} \\d`));
+      expect(served).toMatch(new RegExp(`pinpipe_batch_last_success_day_seconds\\{[^}]*job="${job}"[^}]*\\} (1925078400|1\\.9250784e\\+09)$`, "m"));
+      expect(served).toMatch(new RegExp(`pinpipe_batch_quality_passed\\{[^}]*job="${job}"[^}]*\\} 1`));
     } finally {
       await fetch(`${gateway}/metrics/job/${job}`, { method: 'DELETE' });
     }

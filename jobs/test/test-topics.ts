@@ -1,4 +1,5 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { createKafka } from '../lib/kafka.js';
+import { createLogger } from '../lib/logger.js';
 import { serviceSettings } from './services.js';
 
 /**
@@ -22,7 +23,7 @@ export function testTopicTime(topic: string): number | undefined {
 }
 
 async function deleteTestTopics(keep: (namedAt: number) => boolean): Promise<number> {
-  const kafka = new Kafka({ clientId: 'pinpipe-test-cleanup', brokers: serviceSettings().kafkaBrokers, connectionTimeout: 5_000, logLevel: logLevel.NOTHING });
+  const kafka = createKafka({ ...serviceSettings(), kafkaClientId: 'pinpipe-test-cleanup' }, createLogger('test-topics', 'error'));
   const admin = kafka.admin();
   await admin.connect();
   try {
