@@ -10,20 +10,24 @@
  * 2. One aggregate over `days` days of curated posts (`posts-per-day` rows each, 1,000,000 by
  *    default, so 30,000,000): Trino over the lake (the Hive catalog, files on MinIO) against DuckDB
  *    reading the same Parquet files from local disk, in the same run, best and median of 3 each.
+ *    Trino's own best on this machine is measured beside them: the same files through the stack's
+ *    local_files catalog (Hive connector over the local disk, no S3 in the way).
  *    The posts are synthetic rows of the curated contract's columns, written by DuckDB.
  * 3. Trino's time to ready (stop, start, first answer) with a warm cache, and its peak RSS.
  *
- * Everything it writes is its own (bucket pinpipe-bench-trino-*, keyspace, lake schema) and removed at the end.
+ * Everything it writes is its own (bucket pinpipe-bench-trino-*, keyspace, lake schema, a folder
+ * under PINPIPE_TRINO_LOCAL_FILES) and removed at the end.
  */
 import { spawnSync } from 'node:child_process';
 import { createReadStream, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { DeleteBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import cassandra from 'cassandra-driver';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords, type Post } from '../jobs/emulate/generator.js';
 import { loadSeedPins } from '../jobs/emulate/seed-pins.js';
+import { syncPartitionsSql, tableDefinition } from '../jobs/lake-tables/ddl.js';
 import { dropLakeSchema } from '../jobs/lake-tables/run.js';
 import { COLUMN_TYPES, CURATED_TABLES, curatedObjectKey } from '../jobs/lib/curated.js';
 import { openDuckDb, quote } from '../jobs/lib/duckdb.js';
@@ -39,6 +43,7 @@ import { putObjects, toRawObjects } from '../jobs/test/raw-lake.js';
 import { serviceEnv, serviceSettings } from '../jobs/test/services.js';
 import { procStatusKb, stackPid } from './proc.js';
 
+const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
 const postsPerDay = Number(process.argv[2] ?? 1_000_000);
 const days = Number(process.argv[3] ?? 30);
 const RUNS = 50;
@@ -49,6 +54,9 @@ const s3 = createS3Client(settings);
 const trino = new TrinoClient(settings);
 const KEYSPACE = `pinpipe_bench_trino_${stamp}`;
 const SCHEMA = `bench_trino_${stamp}`;
+// The stack's local_files catalog reads this folder (stack/trino/catalog/local_files.properties.in).
+const LOCAL_FILES = process.env.PINPIPE_TRINO_LOCAL_FILES ?? '';
+const localRoot = join(LOCAL_FILES, stamp);
 const env = { ...serviceEnv(), PINPIPE_S3_BUCKET: settings.s3Bucket, PINPIPE_CASSANDRA_KEYSPACE: KEYSPACE, PINPIPE_LAKE_SCHEMA: SCHEMA };
 const METRIC_DAY = '2031-04-01';
 const FIRST_DAY = Date.parse('2031-05-01T00:00:00Z');
@@ -168,7 +176,8 @@ async function aggregate() {
     let bytes = 0;
     for (let d = 0; d < days; d++) {
       const day = new Date(FIRST_DAY + d * 86_400_000).toISOString().slice(0, 10);
-      const file = join(dir, `posts-${day}.parquet`);
+      const file = join(localRoot, curatedObjectKey('posts', day));
+      await mkdir(dirname(file), { recursive: true });
       progress(`posts of ${day}: ${postsPerDay} rows`);
       await db.connection.run(`COPY (${syntheticPostsSql(day, postsPerDay, d)}) TO ${quote(file)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
       await s3.send(new PutObjectCommand({ Bucket: settings.s3Bucket, Key: curatedObjectKey('posts', day), Body: createReadStream(file), ContentLength: statSync(file).size }));
@@ -178,10 +187,18 @@ async function aggregate() {
     progress('lake-tables over the bench bucket');
     const declared = await runCli(['lake-tables'], env, 300_000);
     if (declared.code !== 0) throw new Error(`lake-tables exited ${declared.code}: ${declared.stderr.slice(-2000)}`);
+    const localTarget = { catalog: 'local_files', schema: SCHEMA, bucket: '', locationRoot: `local:///${stamp}/` };
+    const localTable = tableDefinition(localTarget, 'posts', CURATED_TABLES.posts.columns);
+    await trino.query(`CREATE SCHEMA IF NOT EXISTS local_files."${SCHEMA}"`);
+    await trino.query(localTable.create);
+    await trino.query(syncPartitionsSql(localTarget, 'posts'));
     const lakePosts = `lake."${SCHEMA}".posts`;
+    const localFilesPosts = `local_files."${SCHEMA}".posts`;
     const localPosts = `read_parquet([${files.map(quote).join(', ')}])`;
+    const counts = (rows: unknown[][]) => JSON.stringify(rows.map((r) => r.slice(0, 3).map((v) => (typeof v === 'bigint' || typeof v === 'number' ? Number(v) : String(v)))));
     const compare = async (name: string, query: (from: string) => string) => {
       const trinoRuns: Array<{ ms: number; cpuMs: number }> = [];
+      const trinoLocalRuns: Array<{ ms: number; cpuMs: number }> = [];
       const duckRuns: number[] = [];
       let trinoRows: unknown[][] = [];
       let duckRows: unknown[][] = [];
@@ -190,18 +207,23 @@ async function aggregate() {
         const t = await trinoWithStats(query(lakePosts));
         trinoRuns.push(t);
         trinoRows = t.rows;
+        const l = await trinoWithStats(query(localFilesPosts));
+        trinoLocalRuns.push(l);
+        if (counts(l.rows) !== counts(t.rows)) throw new Error(`${name}: Trino over local files answered ${counts(l.rows)}, over the lake ${counts(t.rows)}`);
         const [u, reader] = await timed(() => db.connection.runAndReadAll(query(localPosts)));
         duckRuns.push(u);
         duckRows = reader.getRows();
       }
       trinoRuns.sort((a, b) => a.ms - b.ms);
+      trinoLocalRuns.sort((a, b) => a.ms - b.ms);
       duckRuns.sort((a, b) => a - b);
-      const counts = (rows: unknown[][]) => JSON.stringify(rows.map((r) => r.slice(0, 3).map((v) => (typeof v === 'bigint' || typeof v === 'number' ? Number(v) : String(v)))));
       return {
         query: query('<posts>'),
         trinoSeconds: { best: round((trinoRuns[0]?.ms ?? 0) / 1000, 2), median: round((trinoRuns[1]?.ms ?? 0) / 1000, 2), cpuSecondsOfBest: round((trinoRuns[0]?.cpuMs ?? 0) / 1000, 2) },
+        trinoLocalFilesSeconds: { best: round((trinoLocalRuns[0]?.ms ?? 0) / 1000, 2), median: round((trinoLocalRuns[1]?.ms ?? 0) / 1000, 2), cpuSecondsOfBest: round((trinoLocalRuns[0]?.cpuMs ?? 0) / 1000, 2) },
         duckdbSeconds: { best: round((duckRuns[0] as number) / 1000, 2), median: round((duckRuns[1] as number) / 1000, 2) },
         trinoOverDuckdb: round((trinoRuns[0]?.ms ?? 0) / (duckRuns[0] as number), 2),
+        trinoLocalFilesOverDuckdb: round((trinoLocalRuns[0]?.ms ?? 0) / (duckRuns[0] as number), 2),
         sameResult: counts(trinoRows) === counts(duckRows),
       };
     };
@@ -212,10 +234,11 @@ async function aggregate() {
       postsPerDay,
       rows: days * postsPerDay,
       parquetMb: round(bytes / 1e6),
-      duckdbReads: 'the same Parquet files from local disk (Trino reads them from MinIO on loopback, on the same 2 cores)',
+      duckdbReads: 'the same Parquet files from local disk (Trino reads them from MinIO on loopback, on the same 2 cores, and from the same local files through its local_files catalog)',
       aggregate: aggregateRun,
       oneColumnScan: oneColumn,
       trinoOverDuckdb: aggregateRun.trinoOverDuckdb,
+      trinoLocalFilesOverDuckdb: aggregateRun.trinoLocalFilesOverDuckdb,
       targetMet: aggregateRun.trinoOverDuckdb <= 3,
     };
   } finally {
@@ -239,6 +262,8 @@ async function timeToReady() {
 
 async function cleanUp() {
   await dropLakeSchema(trino, { catalog: 'lake', schema: SCHEMA }).catch((e: unknown) => progress(`clean-up of the lake schema: ${(e as Error).message}`));
+  await dropLakeSchema(trino, { catalog: 'local_files', schema: SCHEMA }).catch((e: unknown) => progress(`clean-up of the local_files schema: ${(e as Error).message}`));
+  if (LOCAL_FILES !== '') await rm(localRoot, { recursive: true, force: true });
   const session = new cassandra.Client({ contactPoints: settings.cassandraContactPoints, localDataCenter: settings.cassandraLocalDc });
   await session.execute(`DROP KEYSPACE IF EXISTS ${KEYSPACE}`).catch(() => undefined);
   await session.shutdown();
@@ -246,6 +271,7 @@ async function cleanUp() {
   await s3.send(new DeleteBucketCommand({ Bucket: settings.s3Bucket })).catch(() => undefined);
 }
 
+if (days > 0 && LOCAL_FILES === '') throw new Error('PINPIPE_TRINO_LOCAL_FILES is not set: run with the settings of stack/stack.sh env');
 try {
   await ensureBucket(s3, settings.s3Bucket);
   const queries = await analytics();
@@ -261,6 +287,8 @@ try {
         aggregateOverPosts: scan,
         trino: ready,
         target: { analyticsP99Ms: 300, trinoOverDuckdb: 3 },
+        // Other work on the same two cores moves every figure here; say how much there was.
+        loadAverage: { atStart: loadAtStart, atEnd: loadavg().map((x) => round(x, 2)) },
         command: `npx tsx bench/trino.ts ${postsPerDay} ${days}`,
       },
       null,

@@ -7,6 +7,8 @@ export interface LakeTarget {
   catalog: string;
   schema: string;
   bucket: string;
+  /** Where the curated/ folder is, when not at the root of the bucket (s3://<bucket>/). */
+  locationRoot?: string;
 }
 
 export interface TableDefinition {
@@ -33,7 +35,7 @@ export function tableDefinition(target: LakeTarget, table: string, columns: read
   const name = [target.catalog, target.schema, table].map(ident).join('.');
   const data = columns.filter(([column]) => column !== PARTITION_COLUMN);
   const declared = [...data.map(([column, type]) => `${ident(column)} ${COLUMN_TYPES[type].trino}`), `${ident(PARTITION_COLUMN)} ${COLUMN_TYPES.date.trino}`];
-  const location = `s3://${target.bucket}/${curatedTablePrefix(table)}`;
+  const location = `${target.locationRoot ?? `s3://${target.bucket}/`}${curatedTablePrefix(table)}`;
   const body = `(\n  ${declared.join(',\n  ')}\n)`;
   const properties = `WITH (external_location = ${literal(location)}, format = 'PARQUET', partitioned_by = ARRAY[${literal(PARTITION_COLUMN)}])`;
   const fingerprint = createHash('sha256').update(`${body}\n${properties}`).digest('hex').slice(0, 16);
