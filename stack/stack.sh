@@ -690,6 +690,15 @@ prometheus_command() {
 
 prometheus_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 2>/dev/null; }
 
+# A Prometheus or Alertmanager already running re-reads its configuration and the rules as this
+# checkout renders them, so `make up` after a change of the rules or targets applies it.
+reload_config() { # svc port
+  curl -fsS -o /dev/null -X POST --max-time 10 "http://127.0.0.1:$2/-/reload" 2>/dev/null ||
+    { err "$1 refused its new configuration (see its log: $(logfile "$1"))"; return 1; }
+}
+prometheus_after_ready() { prometheus_prepare && reload_config prometheus "$PROMETHEUS_PORT"; }
+alertmanager_after_ready() { alertmanager_prepare && reload_config alertmanager "$ALERTMANAGER_PORT"; }
+
 # The catalogs are written from the same settings `env` exports to the jobs, so Trino reads the
 # stores the jobs write.
 trino_prepare() {
