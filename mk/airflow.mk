@@ -10,10 +10,14 @@ AIRFLOW_DEV_HOME ?= $(PINPIPE_CACHE_DIR)/airflow
 AIRFLOW_PORT ?= 8080
 # The podman API socket DockerOperator talks to.
 PODMAN_SOCKET ?= $(PINPIPE_CACHE_DIR)/podman/podman.sock
+# The browser of `make test-airflow-ui`: Debian's Chromium, driven by playwright-core.
+CHROMIUM ?= /usr/bin/chromium
+# Where the browser test leaves its screenshots and Airflow's log.
+AIRFLOW_UI_OUT ?= out/airflow-ui
 
-EXTRA_TESTS += test-dags test-airflow
+EXTRA_TESTS += test-dags test-airflow test-airflow-ui
 
-.PHONY: airflow-deps test-dags test-airflow airflow podman-service
+.PHONY: airflow-deps test-dags test-airflow test-airflow-ui chromium airflow podman-service
 
 airflow-deps: $(AIRFLOW_VENV)/.installed ## Install Airflow 3 and the providers into a virtualenv (pinned by dags/constraints.txt)
 $(AIRFLOW_VENV)/.installed: dags/requirements.txt dags/constraints.txt
@@ -34,7 +38,20 @@ test-airflow: airflow-deps build images ## airflow dags test pinpipe_daily on th
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
 	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) bash dags/scripts/e2e.sh
 
-airflow: airflow-deps build ## Airflow standalone with the pinpipe DAGs, UI on 127.0.0.1:8080 (Ctrl-C stops it)
+chromium: ## Install Debian's Chromium for the browser test when missing
+	@[[ -x $(CHROMIUM) ]] || { echo "chromium: apt-get install chromium"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq -o DPkg::Lock::Timeout=600 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium >/dev/null; }
+
+# UPDATE_DOCS=1 also copies the grid's screenshot to docs/images/airflow-grid.png (the README's).
+test-airflow-ui: airflow-deps build images chromium ## The Airflow UI in headless Chromium: trigger a day, its success in the grid, a task log, the backfill form
+	$(STACK) up s3 cassandra trino
+	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
+	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) PINPIPE_CHROMIUM="$(CHROMIUM)" PINPIPE_UI_ARTIFACTS="$(CURDIR)/$(AIRFLOW_UI_OUT)" \
+	  bash dags/scripts/ui-test.sh
+	@if [[ "$(UPDATE_DOCS)" == 1 ]]; then mkdir -p docs/images && cp $(AIRFLOW_UI_OUT)/airflow-grid.png docs/images/airflow-grid.png && echo "docs/images/airflow-grid.png updated"; fi
+
+airflow: airflow-deps build ## Airflow standalone with the pinpipe DAGs, UI on 127.0.0.1:8080, no scheduled runs (Ctrl-C stops it)
 	$(STACK) up s3 cassandra trino
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" AIRFLOW_HOME="$(AIRFLOW_DEV_HOME)" \
 	  AIRFLOW_PORT=$(AIRFLOW_PORT) PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) bash dags/scripts/airflow-standalone.sh
