@@ -696,8 +696,8 @@ reload_config() { # svc port
   curl -fsS -o /dev/null -X POST --max-time 10 "http://127.0.0.1:$2/-/reload" 2>/dev/null ||
     { err "$1 refused its new configuration (see its log: $(logfile "$1"))"; return 1; }
 }
-prometheus_after_ready() { prometheus_prepare && reload_config prometheus "$PROMETHEUS_PORT"; }
-alertmanager_after_ready() { alertmanager_prepare && reload_config alertmanager "$ALERTMANAGER_PORT"; }
+prometheus_refresh() { prometheus_prepare && reload_config prometheus "$PROMETHEUS_PORT"; }
+alertmanager_refresh() { alertmanager_prepare && reload_config alertmanager "$ALERTMANAGER_PORT"; }
 
 # The catalogs are written from the same settings `env` exports to the jobs, so Trino reads the
 # stores the jobs write.
@@ -772,9 +772,13 @@ wait_ready() {
   local svc=$1 pid=${LAUNCH_PID[$1]} t0=${LAUNCH_T0[$1]} deadline code
   if [[ $t0 == already ]]; then
     # after_ready again: it is idempotent and cheap, and it puts back a
-    # bucket or database that a test may have dropped.
+    # bucket or database that a test may have dropped. refresh: a server that
+    # was started from an older configuration re-reads this checkout's.
     if "${svc}_ready"; then
       if declare -F "${svc}_after_ready" >/dev/null && ! "${svc}_after_ready"; then
+        return 1
+      fi
+      if declare -F "${svc}_refresh" >/dev/null && ! "${svc}_refresh"; then
         return 1
       fi
       say "$svc already up (pid $pid, port $(main_port "$svc"))"

@@ -103,51 +103,58 @@ def _inside_free_form(lines: list[str], i: int) -> bool:
 
 # ---- rendered manifests -------------------------------------------------------------------------
 
-SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "kind": {"const": "ServiceMonitor"},
-        "metadata": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {
-                "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        },
-        "spec": {
-            "type": "object",
-            "required": ["selector", "endpoints"],
-            "additionalProperties": False,
-            "properties": {
-                "selector": {
-                    "type": "object",
-                    "properties": {
-                        "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}
-                    },
+
+def operator_resource_schema(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A Prometheus Operator resource of `kind` (monitoring.coreos.com/v1) with the chart's metadata."""
+    return {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": kind},
+            "metadata": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                 },
-                "endpoints": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["port"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "port": {"type": "string", "minLength": 1},
-                            "path": {"type": "string", "pattern": "^/"},
-                            "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
-                            "honorLabels": {"type": "boolean"},
-                        },
+            },
+            "spec": spec,
+        },
+    }
+
+
+SERVICE_MONITOR_SCHEMA = operator_resource_schema(
+    "ServiceMonitor",
+    {
+        "type": "object",
+        "required": ["selector", "endpoints"],
+        "additionalProperties": False,
+        "properties": {
+            "selector": {
+                "type": "object",
+                "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
+            },
+            "endpoints": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["port"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "port": {"type": "string", "minLength": 1},
+                        "path": {"type": "string", "pattern": "^/"},
+                        "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                        "honorLabels": {"type": "boolean"},
                     },
                 },
             },
         },
     },
-}
+)
 
 CONSUMERS = ("s3-sink", "stream-agg")
 
@@ -178,59 +185,52 @@ def check_container(where: str, container: dict[str, Any], component: str) -> No
         )
 
 
-PROMETHEUS_RULE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "kind": {"const": "PrometheusRule"},
-        "metadata": SERVICE_MONITOR_SCHEMA["properties"]["metadata"],
-        "spec": {
-            "type": "object",
-            "required": ["groups"],
-            "additionalProperties": False,
-            "properties": {
-                "groups": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["name", "rules"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "name": {"type": "string"},
-                            "rules": {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {
-                                    "type": "object",
-                                    "required": ["alert", "expr", "labels", "annotations"],
-                                    "additionalProperties": False,
-                                    "properties": {
-                                        "alert": {"type": "string", "pattern": "^Pinpipe[A-Za-z0-9]+$"},
-                                        "expr": {"type": "string"},
-                                        "for": {"type": "string", "pattern": "^[0-9]+[smh]$"},
-                                        "labels": {
-                                            "type": "object",
-                                            "required": ["severity"],
-                                            "properties": {"severity": {"enum": ["critical", "warning"]}},
-                                        },
-                                        "annotations": {
-                                            "type": "object",
-                                            "required": ["summary", "description", "runbook_url"],
-                                            "additionalProperties": {"type": "string"},
-                                        },
+PROMETHEUS_RULE_SCHEMA = operator_resource_schema(
+    "PrometheusRule",
+    {
+        "type": "object",
+        "required": ["groups"],
+        "additionalProperties": False,
+        "properties": {
+            "groups": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "rules"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string"},
+                        "rules": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {
+                                "type": "object",
+                                "required": ["alert", "expr", "labels", "annotations"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "alert": {"type": "string", "pattern": "^Pinpipe[A-Za-z0-9]+$"},
+                                    "expr": {"type": "string"},
+                                    "for": {"type": "string", "pattern": "^[0-9]+[smh]$"},
+                                    "labels": {
+                                        "type": "object",
+                                        "required": ["severity"],
+                                        "properties": {"severity": {"enum": ["critical", "warning"]}},
+                                    },
+                                    "annotations": {
+                                        "type": "object",
+                                        "required": ["summary", "description", "runbook_url"],
+                                        "additionalProperties": {"type": "string"},
                                     },
                                 },
                             },
                         },
                     },
-                }
-            },
+                },
+            }
         },
     },
-}
+)
 
 ALERT_RULES = Path(__file__).resolve().parents[1] / "pinpipe" / "alerts" / "pinpipe-alerts.yaml"
 

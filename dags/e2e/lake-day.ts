@@ -6,6 +6,9 @@
  *   tsx dags/e2e/lake-day.ts count <D>           print {"pins": n, "users_joined": m, "lake_posts": p}:
  *                                                the Cassandra rows cassandra-load wrote for D, and
  *                                                D's posts as Trino's lake catalog answers them
+ *   tsx dags/e2e/lake-day.ts loaded <D>          the same, and exit 1 naming what is missing unless
+ *                                                cassandra-load wrote pins and metrics and Trino's
+ *                                                lake catalog answers D's posts: the check after a run
  *   tsx dags/e2e/lake-day.ts clean <D>           remove the test's own bucket, keyspace and lake
  *                                                schema, with everything in them; print what was removed
  *
@@ -66,22 +69,32 @@ async function seed(date: string, posts: number): Promise<void> {
   process.stdout.write(`${JSON.stringify({ date, objects: day.length, nextDayObjects: next.length })}\n`);
 }
 
-async function count(date: string): Promise<void> {
+interface DayCounts {
+  pins: number;
+  users_joined: number;
+  lake_posts: number;
+}
+
+async function count(date: string): Promise<DayCounts> {
   const settings = serviceSettings();
   const client = createCassandraClient(settings);
   try {
     const ks = settings.cassandraKeyspace;
     const exists = await client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [ks, 'pins_by_id']);
-    if (exists.rowLength === 0) {
-      process.stdout.write(`${JSON.stringify({ pins: 0, users_joined: 0, lake_posts: await lakePosts(date) })}\n`);
-      return;
-    }
+    if (exists.rowLength === 0) return { pins: 0, users_joined: 0, lake_posts: await lakePosts(date) };
     const pins = await client.execute(`SELECT count(*) AS n FROM ${ks}.pins_by_id WHERE dt = ? ALLOW FILTERING`, [date], { prepare: true });
     const joined = await client.execute(`SELECT count(*) AS n FROM ${ks}.metrics_users_joined_per_year WHERE dt = ?`, [date], { prepare: true });
-    process.stdout.write(`${JSON.stringify({ pins: Number(pins.first().get('n')), users_joined: Number(joined.first().get('n')), lake_posts: await lakePosts(date) })}\n`);
+    return { pins: Number(pins.first().get('n')), users_joined: Number(joined.first().get('n')), lake_posts: await lakePosts(date) };
   } finally {
     await client.shutdown();
   }
+}
+
+/** What a successful run of day D leaves behind, or the first thing missing. */
+function missingAfterRun(date: string, counts: DayCounts): string | undefined {
+  if (counts.pins === 0 || counts.users_joined === 0) return `cassandra-load wrote no rows for ${date}`;
+  if (counts.lake_posts === 0) return `Trino's lake catalog answers no posts of ${date} after lake-tables`;
+  return undefined;
 }
 
 /**
@@ -111,12 +124,20 @@ async function clean(date: string): Promise<void> {
 
 const [command, date, extra] = process.argv.slice(2);
 if (!date || !/^\d{4}-\d{2}-\d{2}$/.test(date)) {
-  process.stderr.write('usage: lake-day.ts seed|count|clean YYYY-MM-DD [posts]\n');
+  process.stderr.write('usage: lake-day.ts seed|count|loaded|clean YYYY-MM-DD [posts]\n');
   process.exit(2);
 }
 if (command === 'seed') await seed(date, Number(extra ?? 300));
-else if (command === 'count') await count(date);
-else if (command === 'clean') await clean(date);
+else if (command === 'count') process.stdout.write(`${JSON.stringify(await count(date))}\n`);
+else if (command === 'loaded') {
+  const counts = await count(date);
+  process.stdout.write(`${JSON.stringify(counts)}\n`);
+  const missing = missingAfterRun(date, counts);
+  if (missing !== undefined) {
+    process.stderr.write(`${missing}\n`);
+    process.exit(1);
+  }
+} else if (command === 'clean') await clean(date);
 else {
   process.stderr.write(`unknown command ${command}\n`);
   process.exit(2);

@@ -103,22 +103,16 @@ function historyPlusToday(target: LakeTarget, stream: StreamTarget, streamTables
   const lake = (table: string) => `${ident(target.catalog)}.${ident(target.schema)}.${ident(table)}`;
   const streamTable = (table: string) => `${ident(stream.catalog)}.${ident(stream.schema)}.${ident(table)}`;
   const streamDay = "CAST(CAST(window_start AT TIME ZONE 'UTC' AS timestamp(3)) AS date)";
-  const view = (name: string, key: string, lakeTable: string, lakeKey: string, lakeWhere: string, windowTable: string, measure: string, count: string): ViewDefinition => ({
-    view: name,
-    streamSide: streamTables.has(windowTable),
-    create: `CREATE OR REPLACE VIEW ${lake(name)} AS
-SELECT dt, ${lakeKey} AS ${key}, count(*) AS ${count}, 'lake' AS source
-FROM ${lake(lakeTable)} WHERE ${lakeWhere} GROUP BY 1, 2${
-      streamTables.has(windowTable)
-        ? `
-UNION ALL
-SELECT ${streamDay} AS dt, ${key}, sum(${measure}) AS ${count}, 'stream' AS source
+  const view = (name: string, key: string, lakeTable: string, lakeKey: string, lakeWhere: string, windowTable: string, measure: string, count: string): ViewDefinition => {
+    const lakeSide = `SELECT dt, ${lakeKey} AS ${key}, count(*) AS ${count}, 'lake' AS source
+FROM ${lake(lakeTable)} WHERE ${lakeWhere} GROUP BY 1, 2`;
+    const streamSide = `SELECT ${streamDay} AS dt, ${key}, sum(${measure}) AS ${count}, 'stream' AS source
 FROM ${streamTable(windowTable)}
 WHERE group_id = ${literal(stream.groupId)} AND ${streamDay} NOT IN (SELECT dt FROM ${lake(`${lakeTable}$partitions`)})
-GROUP BY 1, 2`
-        : ''
-    }`,
-  });
+GROUP BY 1, 2`;
+    const withStream = streamTables.has(windowTable);
+    return { view: name, streamSide: withStream, create: `CREATE OR REPLACE VIEW ${lake(name)} AS\n${withStream ? `${lakeSide}\nUNION ALL\n${streamSide}` : lakeSide}` };
+  };
   const ageGroup = `CASE WHEN age IS NULL THEN 'unknown' WHEN age < 18 THEN 'under 18' WHEN age <= 24 THEN '18-24'
   WHEN age <= 35 THEN '25-35' WHEN age <= 50 THEN '36-50' ELSE '50+' END`;
   return [

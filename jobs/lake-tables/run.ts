@@ -2,7 +2,7 @@ import { CURATED_TABLE_NAMES } from '../lib/curated.js';
 import { PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import type { LakeTablesOptions } from './command.js';
-import { ident, literal, tablesWithoutDay, TrinoClient, TrinoQueryError } from '../lib/trino.js';
+import { ident, isMissingObject, literal, tablesWithoutDay, TrinoClient } from '../lib/trino.js';
 import { fingerprintComment, lakeTableDefinitions, lakeViewDefinitions, STREAM_WINDOW_TABLES, syncPartitionsSql, type LakeTarget, type StreamTarget } from './ddl.js';
 
 export interface LakeTablesResult {
@@ -64,7 +64,7 @@ async function existingStreamTables(trino: TrinoClient, stream: StreamTarget): P
     );
     return new Set(rows.map((r) => r.table_name));
   } catch (error) {
-    if (error instanceof TrinoQueryError && error.errorName === 'CATALOG_NOT_FOUND') return new Set();
+    if (isMissingObject(error)) return new Set();
     throw error;
   }
 }

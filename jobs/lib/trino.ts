@@ -16,6 +16,14 @@ export class TrinoQueryError extends PinpipeError {
   }
 }
 
+/** Trino's answer to a name that does not exist: its catalog, its schema or the table. */
+const MISSING_OBJECT = new Set(['CATALOG_NOT_FOUND', 'SCHEMA_NOT_FOUND', 'TABLE_NOT_FOUND']);
+
+/** Whether Trino failed a query because a catalog, schema or table it names is not there. */
+export function isMissingObject(error: unknown): error is TrinoQueryError {
+  return error instanceof TrinoQueryError && MISSING_OBJECT.has(error.errorName);
+}
+
 /** The few calls pinpipe makes to Trino: a statement in, its rows out as objects keyed by column. */
 export class TrinoClient {
   private readonly client: Trino;

@@ -4,7 +4,7 @@ import { DependencyError, PinpipeError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import { reconcileReportKey } from '../lib/lake.js';
 import { createS3Client } from '../lib/s3.js';
-import { tablesWithoutDay, TrinoClient, TrinoQueryError } from '../lib/trino.js';
+import { isMissingObject, tablesWithoutDay, TrinoClient } from '../lib/trino.js';
 import type { ReconcileOptions } from './command.js';
 import { reconcileSql, repeatsSql, watermarkSql, windowLengthsSql, type ReconcileSources } from './sql.js';
 
@@ -62,9 +62,6 @@ export function judge(rows: readonly ReconcileRow[], maxUnexplained: number): Pi
   return { keys, windows, totals, failures, passed: failures.length === 0 };
 }
 
-/** What Trino says when the stream catalog, its schema or stream-agg's tables are not there. */
-const MISSING = new Set(['CATALOG_NOT_FOUND', 'SCHEMA_NOT_FOUND', 'TABLE_NOT_FOUND']);
-
 /** The stream group has nothing to compare with: no watermark or no window yet. */
 class NoStreamError extends PinpipeError {
   constructor(message: string) {
@@ -86,7 +83,7 @@ async function sources(trino: TrinoClient, options: ReconcileOptions): Promise<R
     watermark: '',
   };
   const [mark] = await trino.query<{ watermark: string | null }>(watermarkSql(base)).catch((error: unknown) => {
-    if (error instanceof TrinoQueryError && MISSING.has(error.errorName)) {
+    if (isMissingObject(error)) {
       throw new NoStreamError(`stream-agg has never written to ${options.streamCatalog}.${options.streamSchema}: ${error.errorName} for stream_agg_groups (is stream-agg running against that database, and --stream-schema its schema?)`);
     }
     throw error;

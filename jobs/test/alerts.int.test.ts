@@ -10,7 +10,7 @@ import { bundledDataFile } from '../lib/paths.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import { waitFor } from './lake.js';
 import { startJob, type JobProcess } from './process.js';
-import { privateBucket, privateTopics, serviceEnv, serviceSettings, topicEnv, uniqueName } from './services.js';
+import { privateBucket, privateTopics, serviceEnv, serviceSettings, stackSetting as setting, topicEnv, uniqueName } from './services.js';
 
 /**
  * The alerting rules on the real local Prometheus and Alertmanager: this file's own ingest and
@@ -19,12 +19,6 @@ import { privateBucket, privateTopics, serviceEnv, serviceSettings, topicEnv, un
  * namespace must reach the alert log (Alertmanager's receiver) within the rule's window and for:
  * plus one evaluation; s3-sink starts again, and the alert must resolve.
  */
-function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run with the settings of stack/stack.sh env`);
-  return value;
-}
-
 // What the rule says (charts/pinpipe/alerts/pinpipe-alerts.yaml): increase over 3m, for 2m.
 const RULE_WINDOW_MS = 3 * 60_000;
 const RULE_FOR_MS = 2 * 60_000;

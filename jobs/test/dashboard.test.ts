@@ -6,6 +6,7 @@ import { createIngestMetrics } from '../ingest/metrics.js';
 import { createBatchMetrics, createRegistry, prom } from '../lib/metrics.js';
 import { projectRoot } from '../lib/paths.js';
 import { createSinkMetrics } from '../s3-sink/metrics.js';
+import { ALERT_RULES_PATH, ruleExpressions } from './alert-rules.js';
 import { createAggMetrics } from '../stream-agg/metrics.js';
 
 /**
@@ -52,6 +53,13 @@ function cassandraSeries(): Set<string> {
   return new Set([...text.matchAll(/^\s+name:\s*(\S+)\s*$/gm)].map((m) => m[1] as string));
 }
 
+/** Whether a series of this name exists: from a job's registry, the exporter's rules, or Prometheus itself. */
+function isExported(name: string, pinpipe: Set<string>, cassandra: Set<string>): boolean {
+  if (name.startsWith('pinpipe_')) return pinpipe.has(name);
+  if (name.startsWith('cassandra_')) return cassandra.has(name);
+  return PROMETHEUS_SYNTHETIC.has(name);
+}
+
 const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset']);
 
 /** Metric names a PromQL expression selects: what is left after strings, label matchers, ranges, groupings, functions and numbers. */
@@ -84,33 +92,9 @@ function queries(): { panel: string; expr: string }[] {
   return all;
 }
 
-const rulesPath = join(projectRoot(), 'charts', 'pinpipe', 'alerts', 'pinpipe-alerts.yaml');
-
-/** Each alert of the rules file with its expression (a one-line value or a `|` block). */
-export function ruleExpressions(text: string): { alert: string; expr: string }[] {
-  const lines = text.split('\n');
-  const rules: { alert: string; expr: string }[] = [];
-  let alert = '';
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const named = /^\s*- alert:\s*(\S+)\s*$/.exec(line);
-    if (named) alert = named[1] as string;
-    const found = /^(\s*)expr:\s*(.*)$/.exec(line);
-    if (!found) continue;
-    let expr = found[2] as string;
-    if (expr === '|') {
-      const block: string[] = [];
-      while (i + 1 < lines.length && (lines[i + 1]?.trim() === '' || (lines[i + 1]?.search(/\S/) ?? 0) > (found[1] as string).length)) block.push(lines[++i] as string);
-      expr = block.join('\n');
-    }
-    rules.push({ alert, expr });
-  }
-  return rules;
-}
-
 describe('the alerting rules', () => {
   it('reads every alert of the rules file with its expression', () => {
-    const text = readFileSync(rulesPath, 'utf8');
+    const text = readFileSync(ALERT_RULES_PATH, 'utf8');
     const rules = ruleExpressions(text);
     expect(rules.length).toBe([...text.matchAll(/^\s*- alert:/gm)].length);
     expect(rules.length).toBeGreaterThan(15);
@@ -124,13 +108,10 @@ describe('the alerting rules', () => {
     const pinpipe = await pinpipeSeries();
     const cassandra = cassandraSeries();
     const unknown: string[] = [];
-    for (const { alert, expr } of ruleExpressions(readFileSync(rulesPath, 'utf8'))) {
+    for (const { alert, expr } of ruleExpressions()) {
       const names = metricNames(expr);
       if (names.length === 0) unknown.push(`${alert}: no metric in ${expr}`);
-      for (const name of names) {
-        const known = name.startsWith('pinpipe_') ? pinpipe.has(name) : name.startsWith('cassandra_') ? cassandra.has(name) : PROMETHEUS_SYNTHETIC.has(name);
-        if (!known) unknown.push(`${alert}: ${name}`);
-      }
+      for (const name of names) if (!isExported(name, pinpipe, cassandra)) unknown.push(`${alert}: ${name}`);
     }
     expect(unknown, 'alert expressions naming series nothing exports').toEqual([]);
   });
@@ -161,8 +142,7 @@ describe('the Grafana dashboard', () => {
       if (names.length === 0) unknown.push(`${panel}: no metric in ${expr}`);
       for (const name of names) {
         used.add(name);
-        const known = name.startsWith('pinpipe_') ? pinpipe.has(name) : name.startsWith('cassandra_') ? cassandra.has(name) : PROMETHEUS_SYNTHETIC.has(name);
-        if (!known) unknown.push(`${panel}: ${name}`);
+        if (!isExported(name, pinpipe, cassandra)) unknown.push(`${panel}: ${name}`);
       }
     }
     expect(unknown, 'dashboard queries naming series nothing exports').toEqual([]);

@@ -4,6 +4,8 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../lib/logger.js';
 import { pushBatchMetrics } from '../lib/metrics.js';
 import { projectRoot } from '../lib/paths.js';
+import { ruleExpressions } from './alert-rules.js';
+import { stackSetting } from './services.js';
 
 /**
  * The local monitoring services that `make up` starts: Prometheus scrapes itself, the
@@ -11,11 +13,7 @@ import { projectRoot } from '../lib/paths.js';
  * serves every cassandra_* series the dashboard queries, and a batch run pushed to the
  * Pushgateway reaches it.
  */
-function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run with the settings of stack/stack.sh env`);
-  return value.replace(/\/+$/, '');
-}
+const setting = (name: string): string => stackSetting(name).replace(/\/+$/, '');
 
 async function text(url: string): Promise<string> {
   const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
@@ -45,8 +43,7 @@ describe('local monitoring', () => {
 
   it("Prometheus evaluates the chart's alerting rules and sends to the local Alertmanager", async () => {
     const prometheus = setting('PINPIPE_PROMETHEUS_URL');
-    const rulesFile = readFileSync(join(projectRoot(), 'charts', 'pinpipe', 'alerts', 'pinpipe-alerts.yaml'), 'utf8');
-    const declared = [...rulesFile.matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1] as string).sort();
+    const declared = ruleExpressions().map((r) => r.alert).sort();
     const rules = JSON.parse(await text(`${prometheus}/api/v1/rules?type=alert`)) as { data: { groups: { rules: { name: string; health: string }[] }[] } };
     const loaded = rules.data.groups.flatMap((g) => g.rules);
     expect(loaded.map((r) => r.name).sort()).toEqual(declared);

@@ -42,6 +42,13 @@ export function serviceEnv(): Record<string, string> {
   };
 }
 
+/** A PINPIPE_* setting of `stack/stack.sh env` a test cannot run without. */
+export function stackSetting(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run with the settings of stack/stack.sh env`);
+  return value;
+}
+
 let named = 0;
 
 /** A name no other test run, and no other call in this process, has: names made in the same millisecond differ too. */
