@@ -8,7 +8,10 @@
         kubernetes-validate package, strict: unknown fields fail); ServiceMonitors and the
         PrometheusRule, CRDs outside those schemas, pass a schema of the fields the chart uses
         (the rule's spec must be alerts/pinpipe-alerts.yaml as it is); and the chart's
-        own rules hold (hardened containers, probes, resources, consumers within partitions)
+        own rules hold (hardened containers, probes, resources, consumers within partitions,
+        listen addresses; hostNetwork pods with ClusterFirstWithHostNet DNS, one replica and no
+        HPA; the helm test Pod hardened, in the pod network, asking each rendered job through a
+        Service of the same render). Give it any number of renders (default, production, local).
     check_chart.py rejects HELM CHART_DIR KUBE_VERSION
         values that must be refused are refused, each with a message saying what is wrong
 
@@ -22,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
@@ -159,7 +163,15 @@ SERVICE_MONITOR_SCHEMA = operator_resource_schema(
 CONSUMERS = ("s3-sink", "stream-agg")
 
 
-def check_container(where: str, container: dict[str, Any], component: str) -> None:
+def check_pod_security(where: str, pod: dict[str, Any]) -> None:
+    sc = pod.get("securityContext") or {}
+    if sc.get("runAsNonRoot") is not True:
+        fail(f"{where}: pod may run as root")
+    if (sc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        fail(f"{where}: pod does not use the RuntimeDefault seccomp profile")
+
+
+def check_hardened(where: str, container: dict[str, Any]) -> None:
     sc = container.get("securityContext") or {}
     if sc.get("readOnlyRootFilesystem") is not True:
         fail(f"{where}: container {container['name']} has a writable root filesystem")
@@ -172,6 +184,38 @@ def check_container(where: str, container: dict[str, Any], component: str) -> No
         "memory"
     ):
         fail(f"{where}: container {container['name']} has no memory request and limit")
+
+
+# The variable each job's listen address is read from (ingest serves /metrics on its own port).
+LISTEN_VARIABLE = {
+    "ingest": "PINPIPE_HOST",
+    "s3-sink": "PINPIPE_METRICS_HOST",
+    "stream-agg": "PINPIPE_METRICS_HOST",
+}
+POD_IP = {"fieldRef": {"fieldPath": "status.podIP"}}
+
+
+def check_listen_address(where: str, container: dict[str, Any], component: str, host_network: bool) -> None:
+    """A job listens on 0.0.0.0 in its own network namespace, under hostNetwork on the pod's (node's) IP."""
+    variable = LISTEN_VARIABLE.get(component)
+    if variable is None:
+        return
+    env = {e["name"]: e for e in container.get("env") or []}
+    got = env.get(variable)
+    if got is None:
+        fail(f"{where}: {variable} is not set: the job would listen on 127.0.0.1 only")
+    elif host_network and got.get("valueFrom") != POD_IP:
+        fail(f"{where}: under hostNetwork {variable} must come from status.podIP, not {got}")
+    elif not host_network and got.get("value") != "0.0.0.0":
+        fail(f"{where}: {variable} is {got}, not 0.0.0.0: the Service could not reach the job")
+    if host_network:
+        for e in container.get("env") or []:
+            if e.get("value") == "0.0.0.0":
+                fail(f"{where}: under hostNetwork {e['name']} listens on every interface of the node")
+
+
+def check_container(where: str, container: dict[str, Any], component: str) -> None:
+    check_hardened(where, container)
     if "livenessProbe" not in container:
         fail(f"{where}: container {container['name']} has no liveness probe")
     if (
@@ -234,6 +278,79 @@ PROMETHEUS_RULE_SCHEMA = operator_resource_schema(
 
 ALERT_RULES = Path(__file__).resolve().parents[1] / "pinpipe" / "alerts" / "pinpipe-alerts.yaml"
 
+# What the helm test asks of each job: ingest's readiness on its Service, the consumers' health
+# on their metrics Services.
+TEST_PATHS = {"ingest": "/readyz", "s3-sink": "/healthz", "stream-agg": "/healthz"}
+
+
+def check_test_pod(where: str, doc: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+    """The helm test Pod: hardened, in the pod network, asking every rendered job through its Service."""
+    annotations = (doc.get("metadata") or {}).get("annotations") or {}
+    if annotations.get("helm.sh/hook") != "test":
+        fail(f"{where}: a bare Pod that is not a helm test hook")
+        return
+    if "hook-failed" in annotations.get("helm.sh/hook-delete-policy", ""):
+        fail(f"{where}: a failed test Pod is deleted, and its log with it")
+    pod = doc["spec"]
+    if pod.get("hostNetwork"):
+        fail(f"{where}: the test Pod is in the node's network: it would bypass Service DNS and kube-proxy")
+    if pod.get("restartPolicy") != "Never":
+        fail(f"{where}: restartPolicy is {pod.get('restartPolicy')!r}, not Never")
+    check_pod_security(where, pod)
+    deployments = {
+        (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component"): d
+        for d in docs
+        if d.get("kind") == "Deployment"
+    }
+    services = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Service"}
+    ingest = deployments.get("ingest")
+    for container in pod["containers"]:
+        check_hardened(where, container)
+        if (container.get("command") or [None])[0] != "node" or container.get("args"):
+            fail(f"{where}: the test container must run `node -e` (command), without args")
+        if ingest is not None:
+            job = ingest["spec"]["template"]["spec"]
+            for key in ("image", "imagePullPolicy"):
+                own, ingests = container.get(key), job["containers"][0].get(key)
+                if own != ingests:
+                    fail(f"{where}: {key} {own!r} is not ingest's {ingests!r}")
+            if pod.get("imagePullSecrets") != job.get("imagePullSecrets"):
+                fail(f"{where}: imagePullSecrets differ from the jobs'")
+        env = {e["name"]: e.get("value") for e in container.get("env") or []}
+        try:
+            targets = json.loads(env.get("PINPIPE_TEST_TARGETS") or "")
+        except json.JSONDecodeError as error:
+            fail(f"{where}: PINPIPE_TEST_TARGETS is not JSON: {error}")
+            continue
+        names = [t.get("name") for t in targets]
+        if sorted(names) != sorted(c for c in deployments if c in TEST_PATHS):
+            fail(f"{where}: tests {names}, but the render deploys {sorted(deployments)}")
+        for target in targets:
+            check_test_target(where, target, deployments, services)
+
+
+def check_test_target(
+    where: str, target: dict[str, Any], deployments: dict[str, Any], services: dict[str, Any]
+) -> None:
+    name, url = target.get("name"), urlsplit(target.get("url") or "")
+    labels = ((deployments.get(name) or {}).get("metadata") or {}).get("labels") or {}
+    host = (url.hostname or "").split(".")
+    # <service>.<namespace>.svc.<cluster domain>
+    if url.scheme != "http" or len(host) < 4 or host[2] != "svc":
+        fail(f"{where}: {name} is asked at {target.get('url')}, not at a Service's DNS name")
+        return
+    service = services.get(host[0])
+    if service is None:
+        fail(f"{where}: {name} is asked through Service {host[0]}, which the render does not create")
+        return
+    selector = service["spec"].get("selector") or {}
+    if any(labels.get(k) != v for k, v in selector.items()):
+        fail(f"{where}: Service {host[0]} does not select the {name} pods")
+    if url.port not in [p.get("port") for p in service["spec"].get("ports") or []]:
+        fail(f"{where}: {name} is asked on port {url.port}, which Service {host[0]} does not serve")
+    if url.path != TEST_PATHS.get(name):
+        fail(f"{where}: {name} is asked for {url.path}, not {TEST_PATHS.get(name)}")
+
 
 def check_manifests(kube_version: str, files: list[str]) -> None:
     for name in files:
@@ -282,16 +399,38 @@ def check_manifests(kube_version: str, files: list[str]) -> None:
             if kind == "Deployment":
                 component = (meta.get("labels") or {}).get("app.kubernetes.io/component", "")
                 pod = doc["spec"]["template"]["spec"]
-                if (pod.get("securityContext") or {}).get("runAsNonRoot") is not True:
-                    fail(f"{where}: pod may run as root")
+                host_network = pod.get("hostNetwork") is True
+                check_pod_security(where, pod)
                 for container in pod["containers"]:
                     check_container(where, container, component)
+                    check_listen_address(where, container, component, host_network)
                 if component in CONSUMERS:
                     replicas = doc["spec"].get("replicas", 1)
                     if not isinstance(replicas, int) or partitions is None or replicas > partitions:
                         fail(f"{where}: replicas {replicas!r} do not fit {partitions} partitions")
+                if host_network:
+                    check_host_network(where, doc, docs)
+            if kind == "Pod":
+                check_test_pod(where, doc, docs)
         if len(FAILURES) == failures_before:
-            print(f"ok {name}: {len(docs)} manifests valid for Kubernetes {kube_version}")
+            tests = sum(1 for d in docs if d.get("kind") == "Pod")
+            print(f"ok {name}: {len(docs)} manifests valid for Kubernetes {kube_version} ({tests} test Pods)")
+
+
+def check_host_network(where: str, doc: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+    """A pod in the node's network: cluster DNS still, alone on its ports (one replica, no HPA, no surge)."""
+    pod = doc["spec"]["template"]["spec"]
+    if pod.get("dnsPolicy") != "ClusterFirstWithHostNet":
+        fail(f"{where}: hostNetwork with dnsPolicy {pod.get('dnsPolicy')!r}: Service names would not resolve")
+    replicas = doc["spec"].get("replicas")
+    if replicas != 1:
+        fail(f"{where}: hostNetwork with replicas {replicas!r}: pods would collide on the node's ports")
+    if ((doc["spec"].get("strategy") or {}).get("rollingUpdate") or {}).get("maxSurge") not in (0, None):
+        fail(f"{where}: hostNetwork with a surge pod, which cannot start while the old one holds the ports")
+    for other in docs:
+        target = (other.get("spec") or {}).get("scaleTargetRef") or {}
+        if other.get("kind") == "HorizontalPodAutoscaler" and target.get("name") == doc["metadata"]["name"]:
+            fail(f"{where}: hostNetwork with an HPA: pods would collide on the node's ports")
 
 
 # ---- values the chart must refuse -----------------------------------------------------------
@@ -346,6 +485,35 @@ BAD_VALUES: list[tuple[str, list[str], str]] = [
         "an extra ConfigMap variable outside PINPIPE_",
         ["--set", "config.extra.HOME=/root"],
         "'HOME' does not match",
+    ),
+    (
+        "hostNetwork with ingest's HPA",
+        ["--set", "hostNetwork=true,s3Sink.replicas=1"],
+        "ingest.hpa.enabled is true (set it to false)",
+    ),
+    (
+        "hostNetwork with two ingest replicas",
+        ["--set", "hostNetwork=true,ingest.hpa.enabled=false,s3Sink.replicas=1"],
+        "hostNetwork is on, and pods in the node's network namespace collide on the node's ports, so "
+        "each component runs one pod on a port of its own: ingest.replicas is 2 (set it to 1)",
+    ),
+    (
+        "hostNetwork with two s3-sink replicas",
+        ["--set", "hostNetwork=true,ingest.enabled=false"],
+        "s3Sink.replicas is 2 (set it to 1)",
+    ),
+    (
+        "hostNetwork with two stream-agg replicas",
+        ["--set", "hostNetwork=true,ingest.enabled=false,s3Sink.replicas=1,streamAgg.replicas=2"],
+        "streamAgg.replicas is 2 (set it to 1)",
+    ),
+    (
+        "hostNetwork with two jobs on one port",
+        [
+            "--set",
+            "hostNetwork=true,ingest.hpa.enabled=false,ingest.replicas=1,s3Sink.replicas=1,s3Sink.metricsPort=8088",
+        ],
+        "ingest.port and s3Sink.metricsPort are both 8088",
     ),
 ]
 

@@ -1,7 +1,8 @@
 {{/*
 The Deployment of a Kafka consumer job (s3-sink, stream-agg): no HTTP API, a metrics port that
 serves /metrics and /healthz, replicas at most the partitions. The per-job image
-runs its job (pinpipe/s3-sink runs `pinpipe s3-sink`), so the container has no args.
+runs its job (pinpipe/s3-sink runs `pinpipe s3-sink`), so the container has no args. Under
+hostNetwork the rollout already fits (one member leaves before the next joins).
 Call with (dict "root" $ "component" "s3-sink" "key" "s3Sink").
 */}}
 {{- define "pinpipe.consumerDeployment" -}}
@@ -9,6 +10,7 @@ Call with (dict "root" $ "component" "s3-sink" "key" "s3Sink").
 {{- $c := index $.Values .key -}}
 {{- $ctx := dict "root" $ "component" .component -}}
 {{- include "pinpipe.checkConsumerReplicas" (dict "root" $ "name" .key "replicas" $c.replicas) -}}
+{{- include "pinpipe.checkHostNetwork" $ -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -39,6 +41,9 @@ spec:
       serviceAccountName: {{ include "pinpipe.serviceAccountName" $ }}
       automountServiceAccountToken: false
       terminationGracePeriodSeconds: {{ $c.terminationGracePeriodSeconds }}
+      {{- with (include "pinpipe.hostNetwork" $) }}
+      {{- . | nindent 6 }}
+      {{- end }}
       securityContext:
         {{- toYaml $.Values.podSecurityContext | nindent 8 }}
       {{- with $.Values.images.pullSecrets }}
@@ -62,7 +67,7 @@ spec:
             {{- include "pinpipe.envFrom" $ctx | nindent 12 }}
           env:
             - name: PINPIPE_METRICS_HOST
-              value: "0.0.0.0"
+              {{- include "pinpipe.listenAddress" $ | nindent 14 }}
             - name: PINPIPE_METRICS_PORT
               value: {{ $c.metricsPort | int64 | quote }}
             - name: PINPIPE_GROUP_ID

@@ -146,3 +146,64 @@ being counted as capacity. Call with (dict "root" $ "name" "s3Sink" "replicas" N
 {{- fail (printf "%s.replicas is %d but kafka.partitions is %d: a consumer group uses at most one member per partition; lower %s.replicas or raise kafka.partitions" .name (int .replicas) $partitions .name) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+hostNetwork: the pod shares the node's network namespace (a single-node cluster whose Kafka,
+MinIO, ... listen on the node's 127.0.0.1). Nothing is rendered when it is off.
+*/}}
+{{- define "pinpipe.hostNetwork" -}}
+{{- if .Values.hostNetwork -}}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end -}}
+{{- end -}}
+
+{{/*
+The value of a listen-address variable (PINPIPE_HOST, PINPIPE_METRICS_HOST): every interface of
+the pod's own network namespace, or under hostNetwork the pod's IP (the node's), so that a job
+does not listen on every interface of the node.
+*/}}
+{{- define "pinpipe.listenAddress" -}}
+{{- if .Values.hostNetwork -}}
+valueFrom:
+  fieldRef:
+    fieldPath: status.podIP
+{{- else -}}
+value: "0.0.0.0"
+{{- end -}}
+{{- end -}}
+
+{{/*
+Under hostNetwork a component's pods all bind the same ports of the node: a second pod on the
+node cannot start. Refuse more than one replica (or ingest's HPA) of an enabled component and
+two components on one port, all problems in one message. Every Deployment calls it with $.
+*/}}
+{{- define "pinpipe.checkHostNetwork" -}}
+{{- $v := .Values -}}
+{{- if $v.hostNetwork -}}
+{{- $problems := list -}}
+{{- $ports := dict -}}
+{{- if $v.ingest.enabled -}}
+{{- if $v.ingest.hpa.enabled -}}{{- $problems = append $problems "ingest.hpa.enabled is true (set it to false)" -}}{{- end -}}
+{{- if gt (int $v.ingest.replicas) 1 -}}{{- $problems = append $problems (printf "ingest.replicas is %d (set it to 1)" (int $v.ingest.replicas)) -}}{{- end -}}
+{{- $_ := set $ports "ingest.port" (int $v.ingest.port) -}}
+{{- end -}}
+{{- range $key := list "s3Sink" "streamAgg" -}}
+{{- $c := index $v $key -}}
+{{- if $c.enabled -}}
+{{- if gt (int $c.replicas) 1 -}}{{- $problems = append $problems (printf "%s.replicas is %d (set it to 1)" $key (int $c.replicas)) -}}{{- end -}}
+{{- $_ := set $ports (printf "%s.metricsPort" $key) (int $c.metricsPort) -}}
+{{- end -}}
+{{- end -}}
+{{- range $a, $pa := $ports -}}
+{{- range $b, $pb := $ports -}}
+{{- if and (lt $a $b) (eq $pa $pb) -}}
+{{- $problems = append $problems (printf "%s and %s are both %d (give them different ports)" $a $b $pa) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $problems -}}
+{{- fail (printf "hostNetwork is on, and pods in the node's network namespace collide on the node's ports, so each component runs one pod on a port of its own: %s" (join "; " $problems)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
