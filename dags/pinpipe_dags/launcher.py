@@ -5,7 +5,10 @@ The launcher comes from configuration, so each DAG is written once:
 - ``PINPIPE_LAUNCHER=docker`` (default): DockerOperator against a Docker-compatible API
   (Docker, or podman's ``podman system service``).
 - ``PINPIPE_LAUNCHER=kubernetes``: KubernetesPodOperator in the pinpipe namespace, with the
-  settings from the pinpipe chart's ConfigMap and Secret (``envFrom``).
+  settings from the pinpipe chart's ConfigMap and Secret (``envFrom``) and the chart's pod
+  security: non-root uid/gid 10001, RuntimeDefault seccomp, a read-only root filesystem with an
+  emptyDir at /tmp, no privilege escalation, no capabilities. Which cluster it talks to is
+  Airflow's connection ``kubernetes_default`` (e.g. ``AIRFLOW_CONN_KUBERNETES_DEFAULT``).
 
 Everything is read from ``PINPIPE_*`` environment variables of the Airflow components when the
 DAG file is parsed (see the README, "Running with Airflow"). Images are
@@ -16,12 +19,27 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 LAUNCHERS = ("docker", "kubernetes")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+# The pod's only writable place: an emptyDir at /tmp, where the jobs stage raw objects and DuckDB
+# spills (os.tmpdir(), or --temp-dir / PINPIPE_TEMP_DIR). The pod's environment points both at it.
+TMP_MOUNT = "/tmp"
+TEMP_DIR_NAMES = ("TMPDIR", "PINPIPE_TEMP_DIR")
+# A day's staging: daily-transform stages D's raw objects (305 MB of gzip for 1,000,000 posts) and
+# the curated posts of the earlier days, and spills there when D outgrows --memory-limit.
+DEFAULT_TMP_SIZE_LIMIT = "8Gi"
+# A Kubernetes quantity of bytes: 8Gi, 500Mi, 10G, 1000000.
+QUANTITY_PATTERN = re.compile(r"^(\d+(\.\d+)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+# The chart's securityContexts (charts/pinpipe/values.yaml podSecurityContext/securityContext).
+RUN_AS_USER = 10001
 
 # Tag of the job images when PINPIPE_IMAGE_TAG is unset: the version in package.json, which is
 # what `make images` tags. A test keeps this constant equal to package.json's version, because a
@@ -64,7 +82,10 @@ LAUNCHER_NAMES = frozenset(
         "PINPIPE_DOCKER_URL",
         "PINPIPE_DOCKER_NETWORK",
         "PINPIPE_DOCKER_API_VERSION",
+        "PINPIPE_IMAGE_PULL_POLICY",
         "PINPIPE_K8S_NAMESPACE",
+        "PINPIPE_K8S_HOST_NETWORK",
+        "PINPIPE_K8S_TMP_SIZE_LIMIT",
         "PINPIPE_CONFIGMAP",
         "PINPIPE_SECRET",
         "PINPIPE_SERVICE_ACCOUNT",
@@ -94,11 +115,17 @@ class LauncherConfig:
     docker_api_version: str = "auto"
     job_env: Mapping[str, str] = field(default_factory=dict)
     private_env: Mapping[str, str] = field(default_factory=dict)
-    # Kubernetes
+    # Kubernetes. The names are those of the chart installed as release `pinpipe`
+    # (`<fullname>-config`, `<fullname>-secrets`, and the fullname is just `pinpipe` then).
     namespace: str = "pinpipe"
     configmap: str = "pinpipe-config"
     secret: str = "pinpipe-secrets"
     service_account: str = "pinpipe"
+    # The node's network namespace, for a single-node cluster whose services listen on its loopback.
+    host_network: bool = False
+    # None: Kubernetes' default (IfNotPresent for a tag other than latest).
+    image_pull_policy: str | None = None
+    tmp_size_limit: str = DEFAULT_TMP_SIZE_LIMIT
 
     def image(self, job: str) -> str:
         return f"{self.image_registry.rstrip('/')}/{job}:{self.image_tag}"
@@ -112,8 +139,50 @@ def _package_version() -> str | None:
         return None
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in ("true", "false"):
+        raise ValueError(f"{name}: must be true or false (got {env[name]!r})")
+    return text == "true"
+
+
+def _pull_policy(env: Mapping[str, str]) -> str | None:
+    text = env.get("PINPIPE_IMAGE_PULL_POLICY", "").strip()
+    if not text:
+        return None
+    for policy in PULL_POLICIES:
+        if text.lower() == policy.lower():
+            return policy
+    choices = ", ".join(PULL_POLICIES)
+    raise ValueError(
+        f"PINPIPE_IMAGE_PULL_POLICY: must be one of {choices} (got {env['PINPIPE_IMAGE_PULL_POLICY']!r})"
+    )
+
+
+def _size(env: Mapping[str, str], name: str, default: str) -> str:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    quantity = QUANTITY_PATTERN.match(text)
+    if not quantity or float(quantity.group(1)) == 0:
+        raise ValueError(f"{name}: must be a Kubernetes quantity above 0, e.g. 8Gi (got {env[name]!r})")
+    return text
+
+
+def _job_env_json(env: Mapping[str, str]) -> dict[str, str]:
+    try:
+        extra = json.loads(env["PINPIPE_JOB_ENV"])
+    except ValueError as err:
+        raise ValueError(f"PINPIPE_JOB_ENV: must be a JSON object ({err})") from None
+    if not isinstance(extra, dict):
+        raise ValueError(f"PINPIPE_JOB_ENV: must be a JSON object (got {env['PINPIPE_JOB_ENV']!r})")
+    return {str(k): str(v) for k, v in extra.items()}
+
+
 def config_from_env(environ: Mapping[str, str] | None = None) -> LauncherConfig:
-    """The launcher settings from PINPIPE_* variables; unknown launchers fail the DAG import."""
+    """The launcher settings from PINPIPE_* variables; a bad value fails the DAG import, naming it."""
     env = os.environ if environ is None else environ
     launcher = env.get("PINPIPE_LAUNCHER", "docker").strip().lower() or "docker"
     if launcher not in LAUNCHERS:
@@ -127,7 +196,7 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> LauncherConfig:
     }
     # Extra settings for every job as JSON, e.g. PINPIPE_JOB_ENV='{"PINPIPE_LOG_LEVEL": "debug"}'.
     if env.get("PINPIPE_JOB_ENV"):
-        job_env.update({str(k): str(v) for k, v in json.loads(env["PINPIPE_JOB_ENV"]).items()})
+        job_env.update(_job_env_json(env))
     return LauncherConfig(
         launcher=launcher,
         image_registry=env.get("PINPIPE_IMAGE_REGISTRY") or DEFAULT_IMAGE_REGISTRY,
@@ -141,6 +210,9 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> LauncherConfig:
         configmap=env.get("PINPIPE_CONFIGMAP") or LauncherConfig.configmap,
         secret=env.get("PINPIPE_SECRET") or LauncherConfig.secret,
         service_account=env.get("PINPIPE_SERVICE_ACCOUNT") or LauncherConfig.service_account,
+        host_network=_flag(env, "PINPIPE_K8S_HOST_NETWORK", LauncherConfig.host_network),
+        image_pull_policy=_pull_policy(env),
+        tmp_size_limit=_size(env, "PINPIPE_K8S_TMP_SIZE_LIMIT", LauncherConfig.tmp_size_limit),
     )
 
 
@@ -155,6 +227,26 @@ def _memory_bytes(quantity: str) -> str:
 
 def _cpus(quantity: str) -> float:
     return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def _pod_env(cfg: LauncherConfig) -> dict[str, str]:
+    """The job pod's own environment, on top of the ConfigMap and Secret (``env`` wins over them).
+
+    The worker's PINPIPE_* settings (cfg.job_env), and the temp dir pointed at the /tmp emptyDir,
+    the one writable place. The credentials (cfg.private_env) are not passed: an ``env`` entry is
+    written into the pod spec (readable by whoever may read pods) and is a rendered template field
+    of the task in Airflow; the pod gets them from the chart's Secret instead.
+    """
+    env = dict.fromkeys(TEMP_DIR_NAMES, TMP_MOUNT)
+    env.update(cfg.job_env)
+    for name in TEMP_DIR_NAMES:
+        path = posixpath.normpath(env[name])
+        if path != TMP_MOUNT and not path.startswith(TMP_MOUNT + "/"):
+            raise ValueError(
+                f"PINPIPE_JOB_ENV: {name} must be {TMP_MOUNT} or below it on Kubernetes, where the root "
+                f"filesystem is read-only and {TMP_MOUNT} is the pod's emptyDir (got {env[name]!r})"
+            )
+    return dict(sorted(env.items()))
 
 
 def job_task(
@@ -183,25 +275,43 @@ def job_task(
             name=f"pinpipe-{job}",
             namespace=cfg.namespace,
             image=cfg.image(job),
+            image_pull_policy=cfg.image_pull_policy,
             # The image's entrypoint is `pinpipe <job>`; these are the job's arguments.
             arguments=list(arguments),
             env_from=[
                 k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=cfg.configmap)),
                 k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=cfg.secret)),
             ],
-            env_vars=[k8s.V1EnvVar(name=k, value=v) for k, v in sorted(cfg.job_env.items())] or None,
+            env_vars=[k8s.V1EnvVar(name=k, value=v) for k, v in _pod_env(cfg).items()],
             container_resources=k8s.V1ResourceRequirements(
                 requests={"cpu": res.cpu, "memory": res.memory},
                 limits={"cpu": res.cpu_limit, "memory": res.memory_limit},
             ),
             service_account_name=cfg.service_account,
+            # The jobs never call the Kubernetes API (as the chart's ServiceAccount says too).
+            automount_service_account_token=False,
             labels={"app.kubernetes.io/name": "pinpipe", "app.kubernetes.io/component": job},
+            hostnetwork=cfg.host_network,
+            # Under hostNetwork the default policy would take the node's resolv.conf; this keeps
+            # cluster DNS (Service names) working.
+            dnspolicy="ClusterFirstWithHostNet" if cfg.host_network else None,
             security_context=k8s.V1PodSecurityContext(
-                run_as_non_root=True, run_as_user=10001, fs_group=10001
+                run_as_non_root=True,
+                run_as_user=RUN_AS_USER,
+                run_as_group=RUN_AS_USER,
+                fs_group=RUN_AS_USER,
+                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
             ),
             container_security_context=k8s.V1SecurityContext(
-                allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                run_as_non_root=True,
+                capabilities=k8s.V1Capabilities(drop=["ALL"]),
             ),
+            volumes=[
+                k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=cfg.tmp_size_limit))
+            ],
+            volume_mounts=[k8s.V1VolumeMount(name="tmp", mount_path=TMP_MOUNT)],
             get_logs=True,
             on_finish_action="delete_succeeded_pod",
             **task_kwargs,

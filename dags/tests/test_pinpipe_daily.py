@@ -127,3 +127,40 @@ def test_an_unknown_launcher_is_an_import_error(clean_env):
     bag = load_dagbag()
     assert DAG_ID not in bag.dag_ids
     assert any("PINPIPE_LAUNCHER" in str(err) for err in bag.import_errors.values())
+
+
+def test_the_kubernetes_settings_reach_every_task(clean_env):
+    for name, value in {
+        "PINPIPE_LAUNCHER": "kubernetes",
+        "PINPIPE_K8S_HOST_NETWORK": "true",
+        "PINPIPE_IMAGE_PULL_POLICY": "Never",
+        "PINPIPE_IMAGE_REGISTRY": "localhost/pinpipe",
+        "PINPIPE_K8S_TMP_SIZE_LIMIT": "4Gi",
+    }.items():
+        clean_env.setenv(name, value)
+    bag = load_dagbag()
+    assert bag.import_errors == {}
+    for task in bag.dags[DAG_ID].tasks:
+        pod = task.build_pod_request_obj(dry_run=True)
+        assert pod.spec.host_network is True, task.task_id
+        (container,) = pod.spec.containers
+        assert container.image_pull_policy == "Never", task.task_id
+        assert container.image.startswith("localhost/pinpipe/"), task.task_id
+        assert container.security_context.read_only_root_filesystem is True, task.task_id
+        assert [v.empty_dir.size_limit for v in pod.spec.volumes] == ["4Gi"], task.task_id
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PINPIPE_K8S_HOST_NETWORK", "maybe"),
+        ("PINPIPE_IMAGE_PULL_POLICY", "Sometimes"),
+        ("PINPIPE_K8S_TMP_SIZE_LIMIT", "big"),
+    ],
+)
+def test_a_bad_kubernetes_setting_is_an_import_error(clean_env, name, value):
+    clean_env.setenv("PINPIPE_LAUNCHER", "kubernetes")
+    clean_env.setenv(name, value)
+    bag = load_dagbag()
+    assert DAG_ID not in bag.dag_ids
+    assert any(name in str(err) for err in bag.import_errors.values())
