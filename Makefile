@@ -76,10 +76,12 @@ up: ## Start Kafka, MinIO, Cassandra, PostgreSQL, Prometheus, the Pushgateway, A
 status: ## Say which local services are up, down or died
 	$(STACK) status
 
-down: ## Stop the local services
+down: ## Stop the local services (and the local Kubernetes cluster, if it runs)
+	stack/k8s.sh down
 	$(STACK) down
 
 clean: ## Stop the local services and delete their data (downloads stay cached)
+	stack/k8s.sh clean
 	$(STACK) clean
 	rm -rf dist out
 
