@@ -3,7 +3,8 @@
 # which takes the job as its first argument). See README, "Container images".
 # The per-job images are the Dockerfile's `job` stage, written out here: podman 4.3 (Debian 12)
 # reuses a cached ENV layer across different --build-arg values, which gave every job image the
-# first job's entrypoint. The tiny layer is rebuilt without cache instead.
+# first job's entrypoint. The tiny layer is rebuilt without cache instead. A job image runs its job
+# with no arguments (a Deployment gives none), so it drops the generic image's CMD ["--help"].
 
 IMAGE_VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null)
 IMAGE_PREFIX ?= pinpipe
@@ -34,7 +35,7 @@ images: image-tools ## Build the job images with podman: pinpipe/<job>:<version>
 	echo "images: building on $$base"; \
 	$(PODMAN_BUILD) --build-arg BASE_IMAGE=$$base --target runtime -t $(IMAGE_PREFIX)/pinpipe:$(IMAGE_VERSION) . ; \
 	for job in $(IMAGE_JOBS); do \
-	  printf 'FROM %s\nENV PINPIPE_IMAGE_JOB=%s\nLABEL org.opencontainers.image.title="pinpipe %s"\n' \
+	  printf 'FROM %s\nENV PINPIPE_IMAGE_JOB=%s\nLABEL org.opencontainers.image.title="pinpipe %s"\nCMD []\n' \
 	    $(IMAGE_PREFIX)/pinpipe:$(IMAGE_VERSION) $$job $$job | \
 	    podman build --quiet --no-cache -t $(IMAGE_PREFIX)/$$job:$(IMAGE_VERSION) -f - docker >/dev/null; \
 	  echo "images: $(IMAGE_PREFIX)/$$job:$(IMAGE_VERSION)"; \
