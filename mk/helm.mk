@@ -11,6 +11,7 @@ HELM := $(PINPIPE_CACHE_DIR)/bin/helm-$(HELM_VERSION)
 HELM_GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 CHART := charts/pinpipe
 CHART_VALUES_PROD := charts/values-production.yaml
+CHART_VALUES_LOCAL := charts/values-local.yaml
 CHART_OUT := out/chart
 # What helm's own Makefile stamps in: `helm version` and the Kubernetes version assumed by default.
 HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
@@ -38,13 +39,16 @@ $(HELM):
 test-helm: $(HELM) py-deps ## Lint and render the chart, validate the manifests, check bad values are refused
 	$(HELM) lint --strict --kube-version $(HELM_KUBE_VERSION) $(CHART)
 	$(HELM) lint --strict --kube-version $(HELM_KUBE_VERSION) -f $(CHART_VALUES_PROD) $(CHART)
+	$(HELM) lint --strict --kube-version $(HELM_KUBE_VERSION) -f $(CHART_VALUES_LOCAL) $(CHART)
 	@mkdir -p $(CHART_OUT)
 	$(HELM) template pinpipe $(CHART) --kube-version $(HELM_KUBE_VERSION) -n pinpipe > $(CHART_OUT)/default.yaml
 	$(HELM) template pinpipe $(CHART) --kube-version $(HELM_KUBE_VERSION) -n pinpipe \
 	  -f $(CHART_VALUES_PROD) > $(CHART_OUT)/production.yaml
+	$(HELM) template pinpipe $(CHART) --kube-version $(HELM_KUBE_VERSION) -n pinpipe \
+	  -f $(CHART_VALUES_LOCAL) > $(CHART_OUT)/local.yaml
 	$(PY_VENV)/bin/python charts/tests/check_chart.py values-schema $(CHART)
 	$(PY_VENV)/bin/python charts/tests/check_chart.py manifests $(HELM_KUBE_VERSION) \
-	  $(CHART_OUT)/default.yaml $(CHART_OUT)/production.yaml
+	  $(CHART_OUT)/default.yaml $(CHART_OUT)/production.yaml $(CHART_OUT)/local.yaml
 	@grep -q '^kind: PrometheusRule$$' $(CHART_OUT)/production.yaml \
 	  || { echo "the production values render no PrometheusRule" >&2; exit 1; }
 	@! grep -q '^kind: PrometheusRule$$' $(CHART_OUT)/default.yaml \

@@ -1,6 +1,6 @@
 // Summarises today's raw lake: `node scripts/lake-summary.mjs count` prints the number of records,
 // `node scripts/lake-summary.mjs table` prints objects and records per topic. Reads the PINPIPE_S3_*
-// and AWS_* variables that `stack/stack.sh env` exports.
+// and AWS_* variables that `stack/stack.sh env` exports, and PINPIPE_TOPICS (comma-separated) if set.
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
@@ -11,7 +11,8 @@ const today = new Date().toISOString().slice(0, 10);
 
 const summary = {};
 let total = 0;
-for (const topic of ['pinterest.pin.v1', 'pinterest.geo.v1', 'pinterest.user.v1']) {
+const topics = (process.env.PINPIPE_TOPICS ?? 'pinterest.pin.v1,pinterest.geo.v1,pinterest.user.v1').split(',');
+for (const topic of topics) {
   const row = (summary[topic] = { objects: 0, records: 0, hours: new Set() });
   let token;
   do {
