@@ -26,6 +26,8 @@
 set -euo pipefail
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=stack/common.sh
+source "$STACK_SRC/common.sh"
 BUILD_SRC=$STACK_SRC/k8s/build
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}
 STATE_DIR=${PINPIPE_STACK_DIR:-$CACHE_DIR/stack}
@@ -68,7 +70,6 @@ say() { printf 'k8s: %s\n' "$*"; }
 die() { printf 'k8s: %s\n' "$*" >&2; exit 1; }
 pidfile() { printf '%s/k8s-%s.pid' "$RUN_DIR" "$1"; }
 logfile() { printf '%s/k8s-%s.log' "$LOG_DIR" "$1"; }
-is_alive() { local stat; read -r stat 2>/dev/null <"/proc/$1/stat" || return 1; stat=${stat##*) }; [[ ${stat:0:1} != Z ]]; }
 component_pid() { local pid; read -r pid 2>/dev/null <"$(pidfile "$1")" && is_alive "$pid" && printf '%s' "$pid"; }
 kubectl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 ctr() { command ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
@@ -388,11 +389,13 @@ build_image() { # name binary user
 cmd_import() {
   (($#)) || die "import: name at least one podman image"
   mkdir -p "$K8S/images"
-  local image id mark archive todo=()
+  local image archive todo=()
+  local -A podman_id mark
   for image in "$@"; do
-    id=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null) || die "import: podman has no image $image"
-    mark=$K8S/images/$(printf '%s' "$image" | tr '/:' '__')
-    if [[ -f $mark && $(<"$mark") == "$id" ]] && ctr images check "name==$image" 2>/dev/null | grep -q complete; then
+    podman_id[$image]=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null) || die "import: podman has no image $image"
+    mark[$image]=$K8S/images/$(printf '%s' "$image" | tr '/:' '__')
+    if [[ -f ${mark[$image]} && $(<"${mark[$image]}") == "${podman_id[$image]}" ]] &&
+      ctr images check "name==$image" 2>/dev/null | grep -q complete; then
       continue
     fi
     todo+=("$image")
@@ -405,7 +408,7 @@ cmd_import() {
   rm -f "$archive"
   for image in "${todo[@]}"; do
     ctr images check "name==$image" | grep -q complete || die "import: containerd did not take $image"
-    podman image inspect --format '{{.Id}}' "$image" >"$K8S/images/$(printf '%s' "$image" | tr '/:' '__')"
+    printf '%s\n' "${podman_id[$image]}" >"${mark[$image]}"
   done
   say "imported ${todo[*]}"
 }

@@ -44,6 +44,8 @@ TRINO_PLUGINS=(cassandra hive postgresql geospatial)
 ALL_SERVICES=(postgres s3 kafka cassandra pushgateway alert-log alertmanager prometheus trino) # start order
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=stack/common.sh
+source "$STACK_SRC/common.sh"
 CACHE_DIR=${PINPIPE_CACHE_DIR:-$HOME/.cache/pinpipe}
 STATE_DIR=${PINPIPE_STACK_DIR:-$CACHE_DIR/stack}
 LOG_DIR=$STATE_DIR/logs
@@ -153,14 +155,6 @@ render() { # template output KEY=VALUE...
   mv "$out.tmp" "$out"
 }
 
-is_alive() { # pid: running and not a zombie
-  local stat
-  # read, not $(<...): under set -e bash exits silently when $(<file) cannot open the file,
-  # which is exactly the case of a process that is gone (a stale pidfile after a reboot).
-  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-  stat=${stat##*) } # the state letter follows the parenthesised command name
-  [[ -n $stat && ${stat:0:1} != Z ]]
-}
 
 # A pid is ours only if its command line names the service's state dir, so a
 # recycled pid belonging to something else is never signalled.

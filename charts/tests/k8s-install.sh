@@ -112,11 +112,12 @@ rolled_out
 for deploy in ingest s3-sink stream-agg; do
   [[ $(revision_of "$deploy") == 2 ]] || fail "helm upgrade did not roll $release-$deploy"
 done
-level=$(kubectl -n "$ns" get configmap "$release-config" -o jsonpath='{.data.PINPIPE_LOG_LEVEL}')
+log_level() { kubectl -n "$ns" get configmap "$release-config" -o jsonpath='{.data.PINPIPE_LOG_LEVEL}'; }
+level=$(log_level)
 [[ $level == debug ]] || fail "the upgraded ConfigMap says PINPIPE_LOG_LEVEL=$level"
 "$HELM" rollback "$release" 1 -n "$ns" --wait --timeout 5m >/dev/null || fail "helm rollback did not become ready"
 rolled_out
-level=$(kubectl -n "$ns" get configmap "$release-config" -o jsonpath='{.data.PINPIPE_LOG_LEVEL}')
+level=$(log_level)
 [[ $level == info ]] || fail "after rollback the ConfigMap says PINPIPE_LOG_LEVEL=$level"
 for deploy in ingest s3-sink stream-agg; do
   [[ $(revision_of "$deploy") == 3 ]] || fail "helm rollback did not roll $release-$deploy back"
