@@ -3,20 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { withGlobalOptions } from './lib/config.js';
 import { ConfigError, EXIT_USAGE } from './lib/errors.js';
-import { cassandraLoadCommand } from './cassandra-load/command.js';
-import { checkCommand } from './check/command.js';
-import { dailyTransformCommand } from './daily-transform/command.js';
-import { emulateCommand } from './emulate/command.js';
-import { ingestCommand } from './ingest/command.js';
-import { lakeTablesCommand } from './lake-tables/command.js';
-import { rawReadyCommand } from './raw-ready/command.js';
-import { reconcileCommand } from './reconcile/command.js';
-import { s3SinkCommand } from './s3-sink/command.js';
-import { streamAggCommand } from './stream-agg/command.js';
-
-/** Every command, registered explicitly. */
-const COMMANDS = [emulateCommand, ingestCommand, s3SinkCommand, streamAggCommand, rawReadyCommand, dailyTransformCommand, cassandraLoadCommand, lakeTablesCommand, reconcileCommand, checkCommand] as const;
-const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
+import { COMMAND_NAMES, COMMANDS } from './commands.js';
 
 /**
  * `pinpipe <command>`. Commands are registered one by one (no directory scanning) and load

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { LATENCY_BUCKETS, METRIC_PREFIX, prom } from '../lib/metrics.js';
 import type { RecordType } from '../lib/contracts.js';
-import type { RejectReason } from './types.js';
+import { REJECT_REASONS, type RejectReason } from './types.js';
 
 const P = `${METRIC_PREFIX}ingest_`;
 
@@ -18,11 +18,11 @@ export function createIngestMetrics(registry: Registry) {
       registers,
     }),
     accepted: new prom.Counter({ name: `${P}records_accepted_total`, help: 'Records stored in Kafka and acknowledged, by type', labelNames: ['type'] as const, registers }),
-    rejected: new prom.Counter({ name: `${P}records_rejected_total`, help: 'Records refused at the door, by reason', labelNames: ['reason'] as const, registers }),
+    rejected: new prom.Counter({ name: `${P}records_rejected_total`, help: `Records refused at the door, by reason: ${REJECT_REASONS.join(', ')}`, labelNames: ['reason'] as const, registers }),
     failed: new prom.Counter({ name: `${P}records_failed_total`, help: 'Valid records answered with 503 because Kafka did not store them or the queue was full', labelNames: ['type'] as const, registers }),
     produceSeconds: new prom.Histogram({
       name: `${P}produce_duration_seconds`,
-      help: 'Duration of one Kafka produce request (a micro-batch), by outcome',
+      help: 'Duration of one Kafka produce request (a micro-batch), by outcome: stored, failed',
       labelNames: ['outcome'] as const,
       buckets: LATENCY_BUCKETS,
       registers,

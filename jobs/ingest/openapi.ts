@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { EVENT_ID_PATTERN, GeoRecordSchema, PinRecordSchema, RECORD_TYPES, TOPICS, UserRecordSchema, type RecordType } from '../lib/contracts.js';
 import { ERROR_CODES } from '../lib/errors.js';
+import { projectRoot } from '../lib/paths.js';
 
 /** A TypeBox schema as plain JSON Schema for components (no $id: components are named by key). */
 function plain(schema: TSchema): Record<string, unknown> {
@@ -190,4 +193,18 @@ export function buildOpenApi(version: string, topics: { readonly [K in RecordTyp
       },
     },
   };
+}
+
+/** package.json's version, which the document states. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The document ingest serves at /openapi.json; docs/reference/http-api.md is rendered from it with the contract's topics. */
+export function ingestOpenApi(topics: { readonly [K in RecordType]: string } = TOPICS): Record<string, unknown> {
+  return buildOpenApi(packageVersion(), topics);
 }

@@ -1,17 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { topicsOf } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import type { JobContext } from '../lib/job.js';
 import { createKafka } from '../lib/kafka.js';
 import { createRegistry } from '../lib/metrics.js';
-import { projectRoot } from '../lib/paths.js';
 import { loadApiKeys } from './auth.js';
 import { MicroBatcher } from './batcher.js';
 import { kafkaLogger } from './kafka-log.js';
 import { createIngestMetrics } from './metrics.js';
-import { buildOpenApi } from './openapi.js';
+import { ingestOpenApi } from './openapi.js';
 import type { IngestOptions } from './options.js';
 import { KafkaGateway } from './producer.js';
 import { ProducerSession } from './producer-session.js';
@@ -30,14 +27,6 @@ const HEAP_GROWING_PERCENT = 100;
 const PARTITION_BATCH_BYTES = 1_000_000;
 /** Well under the broker's socket.request.max.bytes (100 MiB). */
 const REQUEST_BATCH_BYTES = 16 * 1024 * 1024;
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /**
  * Serves until SIGTERM/SIGINT. Shutdown order (hooks run last-registered first): stop taking
@@ -82,7 +71,7 @@ export async function runIngest(options: IngestOptions, { logger, shutdown, sign
     metrics,
     registry,
     logger,
-    openapi: buildOpenApi(packageVersion(), topics),
+    openapi: ingestOpenApi(topics),
     apiKeys,
     maxBodyBytes: options.maxBodyBytes,
     maxRecordBytes: options.maxRecordBytes,

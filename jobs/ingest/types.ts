@@ -50,4 +50,6 @@ export interface RejectedLine {
 }
 
 /** Label values of pinpipe_ingest_records_rejected_total. */
-export type RejectReason = 'invalid_utf8' | 'invalid_json' | 'contract' | 'too_large';
+/** Why ingest refused a record at the door: the `reason` label of pinpipe_ingest_records_rejected_total. */
+export const REJECT_REASONS = ['invalid_json', 'invalid_utf8', 'contract', 'too_large'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -122,8 +122,8 @@ export function createBatchMetrics(registry: Registry) {
   return {
     duration: new client.Gauge({ name: `${METRIC_PREFIX}batch_run_duration_seconds`, help: 'Wall time of the last run of a batch job', registers }),
     rows: new client.Counter({ name: `${METRIC_PREFIX}batch_rows_total`, help: 'Rows written by the last run of a batch job, by table', labelNames: ['table'] as const, registers }),
-    lastSuccess: new client.Gauge({ name: `${METRIC_PREFIX}batch_last_success_timestamp_seconds`, help: 'Unix time at which a run of the batch job last succeeded', registers }),
-    lastSuccessDay: new client.Gauge({ name: `${METRIC_PREFIX}batch_last_success_day_seconds`, help: 'Start (Unix time, UTC) of the day the last successful run of the batch job processed', registers }),
+    lastSuccess: new client.Gauge({ name: `${METRIC_PREFIX}batch_last_success_timestamp_seconds`, help: 'Unix time at which a run of the batch job last succeeded; moves only on success', registers }),
+    lastSuccessDay: new client.Gauge({ name: `${METRIC_PREFIX}batch_last_success_day_seconds`, help: 'Start (Unix time, UTC) of the day the last successful run of the batch job processed; moves only on success', registers }),
     qualityPassed: new client.Gauge({ name: `${METRIC_PREFIX}batch_quality_passed`, help: "1 when the last run's quality report passed its thresholds, 0 when it failed (daily-transform)", registers }),
   };
 }

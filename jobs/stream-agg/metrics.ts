@@ -14,7 +14,7 @@ export function createAggMetrics(registry: Registry) {
     late: new prom.Counter({ name: 'pinpipe_stream_agg_late_events_total', help: 'Records whose window had closed (its partition\'s stream time passed its end by the allowed lateness, or the group made it final); written to stream_agg_late_events', labelNames: ['topic'], registers }),
     repeats: new prom.Counter({
       name: 'pinpipe_stream_agg_repeated_records_total',
-      help: 'Records not counted because an earlier copy was (same unique_id or ind within the dedupe horizon); reason retry when the event id is the same too. Written to stream_agg_repeats',
+      help: 'Records not counted because an earlier copy was (same unique_id or ind within the dedupe horizon); reason retry when the event id is the same too, repeat otherwise. Written to stream_agg_repeats',
       labelNames: ['topic', 'reason'],
       registers,
     }),
