@@ -31,9 +31,8 @@ describe('ingest error codes', () => {
     }
   });
 
-  it('each have a row in the README error-code table', () => {
-    const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('### Error codes'));
-    for (const code of Object.keys(INGEST_CODES)) expect(table, code).toMatch(new RegExp(`^\\| \`${code}\` \\| .+ \\|$`, 'm'));
+  it('each have a row, with their HTTP status, in the generated docs/reference/errors.md', () => {
+    const page = readFileSync(join(projectRoot(), 'docs', 'reference', 'errors.md'), 'utf8');
+    for (const [code, status] of Object.entries(INGEST_CODES)) expect(page, code).toMatch(new RegExp(`^\\| \`${code}\` \\| ${status} \\| .+ \\|$`, 'm'));
   });
 });

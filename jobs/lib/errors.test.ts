@@ -1,14 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DependencyError, describeError, ERROR_CODES, exitCodeFor, InputError, InterruptedError, UsageError } from './errors.js';
+import { ConfigError, DependencyError, describeError, ERROR_CODES, exitCodeFor, InputError, InterruptedError, PinpipeError, UsageError } from './errors.js';
 import { projectRoot } from './paths.js';
 
 describe('error codes', () => {
-  it('are each documented in the README', () => {
-    const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
-    const undocumented = Object.keys(ERROR_CODES).filter((code) => !readme.includes(`\`${code}\``));
+  it('each have a row in the generated docs/reference/errors.md (make docs-reference)', () => {
+    const page = readFileSync(join(projectRoot(), 'docs', 'reference', 'errors.md'), 'utf8');
+    const undocumented = Object.keys(ERROR_CODES).filter((code) => !new RegExp(`^\\| \`${code}\` \\| .+ \\|$`, 'm').test(page));
     expect(undocumented).toEqual([]);
+  });
+
+  it('state the exit code exitCodeFor gives a job that stops with them', () => {
+    expect(exitCodeFor(new PinpipeError('PINPIPE_QUALITY_FAILED', 'x'))).toBe(ERROR_CODES.PINPIPE_QUALITY_FAILED.exit);
+    for (const [code, entry] of Object.entries(ERROR_CODES)) expect([null, 1, 2, 143], code).toContain(entry.exit);
   });
 
   it('map to exit codes: 2 for usage and config, 143 when interrupted, 1 otherwise', () => {
