@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.venv/**', 'charts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.venv/**', 'charts/**', 'out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
