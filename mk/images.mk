@@ -1,6 +1,6 @@
 # Container images: `make images` builds docker/Dockerfile with podman on a locally made base and
 # tags one image per job, pinpipe/<job>:<package.json version> (plus pinpipe/pinpipe:<version>,
-# which takes the job as its first argument). See README, "Container images".
+# which takes the job as its first argument). See docs/container-images.md.
 # The per-job images are the Dockerfile's `job` stage, written out here: podman 4.3 (Debian 12)
 # reuses a cached ENV layer across different --build-arg values, which gave every job image the
 # first job's entrypoint. The tiny layer is rebuilt without cache instead. A job image runs its job

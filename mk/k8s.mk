@@ -1,5 +1,5 @@
 # A local single-node Kubernetes cluster (stack/k8s.sh): the chart installed for real and the
-# daily DAG's pods launched in it. See README, "Kubernetes and Helm".
+# daily DAG's pods launched in it. See docs/kubernetes.md.
 #   make k8s-up     build (first time: about 8 min) and start the cluster on a private node address
 #   make k8s-down   stop it and remove its pods, mounts, iptables rules, links and cgroups
 #   make test-k8s   helm install/test/upgrade/rollback of charts/pinpipe against the local stack

@@ -11,7 +11,7 @@ The launcher comes from configuration, so each DAG is written once:
   Airflow's connection ``kubernetes_default`` (e.g. ``AIRFLOW_CONN_KUBERNETES_DEFAULT``).
 
 Everything is read from ``PINPIPE_*`` environment variables of the Airflow components when the
-DAG file is parsed (see the README, "Running with Airflow"). Images are
+DAG file is parsed (see docs/airflow.md, "Running with Airflow"). Images are
 ``<PINPIPE_IMAGE_REGISTRY>/<job>:<PINPIPE_IMAGE_TAG>``, as ``make images`` tags them.
 """
 

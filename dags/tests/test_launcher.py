@@ -237,7 +237,7 @@ def test_bad_settings_are_refused_by_name(name, value):
 
 
 def test_kubernetes_default_connection_gives_the_kubeconfig(clean_env, tmp_path):
-    """What the README says: AIRFLOW_CONN_KUBERNETES_DEFAULT with kube_config_path picks the cluster."""
+    """What dags/README.md says: AIRFLOW_CONN_KUBERNETES_DEFAULT with kube_config_path picks the cluster."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         json.dumps(

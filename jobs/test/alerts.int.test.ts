@@ -142,7 +142,7 @@ describe('alerts on the local Prometheus and Alertmanager', () => {
     expect(firedAfterMs).toBeGreaterThan(RULE_FOR_MS);
     expect(fired.labels).toMatchObject({ alertname: ALERT, severity: 'critical', namespace });
     expect(fired.annotations.summary).toBe('records arrive at ingest but s3-sink has written none to the raw lake for 5 minutes');
-    expect(fired.annotations.runbook_url).toBe('README.md#pinpiperawlakestalled');
+    expect(fired.annotations.runbook_url).toBe('docs/alerts.md#pinpiperawlakestalled');
 
     sink = startSink();
     const restartedAt = Date.now();
