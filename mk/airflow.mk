@@ -43,13 +43,16 @@ chromium: ## Install Debian's Chromium for the browser test when missing
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq -o DPkg::Lock::Timeout=600 && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium >/dev/null; }
 
-# UPDATE_DOCS=1 also copies the grid's screenshot to docs/images/airflow-grid.png (the README's).
-test-airflow-ui: airflow-deps build images chromium ## The Airflow UI in headless Chromium: trigger a day, its success in the grid, a task log, the backfill form
+# UPDATE_DOCS=1 also copies the screenshots of the grid and of the trigger dialog with its params
+# form to docs/images/ (airflow-grid.png, airflow-trigger.png), the manual's pictures.
+AIRFLOW_DOCS_IMAGES := airflow-grid.png airflow-trigger.png
+test-airflow-ui: airflow-deps build images chromium ## The Airflow UI in headless Chromium: the trigger form and its params, a day's success in the grid, a task log, the backfill form
 	$(STACK) up s3 cassandra trino
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
 	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) PINPIPE_CHROMIUM="$(CHROMIUM)" PINPIPE_UI_ARTIFACTS="$(CURDIR)/$(AIRFLOW_UI_OUT)" \
 	  bash dags/scripts/ui-test.sh
-	@if [[ "$(UPDATE_DOCS)" == 1 ]]; then mkdir -p docs/images && cp $(AIRFLOW_UI_OUT)/airflow-grid.png docs/images/airflow-grid.png && echo "docs/images/airflow-grid.png updated"; fi
+	@if [[ "$(UPDATE_DOCS)" == 1 ]]; then mkdir -p docs/images && for image in $(AIRFLOW_DOCS_IMAGES); do \
+	  cp $(AIRFLOW_UI_OUT)/$$image docs/images/$$image && echo "docs/images/$$image updated"; done; fi
 
 airflow: airflow-deps build ## Airflow standalone with the pinpipe DAGs, UI on 127.0.0.1:8080, no scheduled runs (Ctrl-C stops it)
 	$(STACK) up s3 cassandra trino

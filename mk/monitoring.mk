@@ -9,11 +9,18 @@
 #                          checked by jobs/test/monitoring.int.test.ts, an alert firing and
 #                          resolving by jobs/test/alerts.int.test.ts.
 #   make alerts            the latest alerts the local Alertmanager sent to the alert log
+#   make test-prometheus-ui  s3-sink lagging on a topic, group, bucket and namespace of its own
+#                          (jobs/test/ui/prometheus-ui.sh, prometheus-lag.ts): the lag in
+#                          Prometheus's own graph in headless Chromium, prometheus-lag.png
+#   make docs-images       the manual's screenshots (docs/images/) retaken by the browser tests
 
 MONITORING_OUT := out/monitoring
 ALERT_RULES := charts/pinpipe/alerts/pinpipe-alerts.yaml
 
-.PHONY: test-monitoring alerts
+# Where the Prometheus browser test leaves its screenshot and the sink's log.
+PROMETHEUS_UI_OUT ?= out/prometheus-ui
+
+.PHONY: test-monitoring alerts test-prometheus-ui docs-images
 
 test-monitoring: py-deps ## Check the Prometheus, alerting rules, Alertmanager and JMX exporter configurations
 	$(STACK) install prometheus alertmanager
@@ -36,7 +43,19 @@ test-monitoring: py-deps ## Check the Prometheus, alerting rules, Alertmanager a
 	  "every rule needs a pattern and a literal name"; print("ok", sys.argv[1], len(c["rules"]), "rules")' \
 	  stack/cassandra/jmx-exporter.yaml
 
-EXTRA_TESTS += test-monitoring
+EXTRA_TESTS += test-monitoring test-prometheus-ui
+
+# UPDATE_DOCS=1 also copies the screenshot to docs/images/prometheus-lag.png (the manual's).
+test-prometheus-ui: build chromium ## Prometheus's UI in headless Chromium: a lagging s3-sink's lag rising and draining in the graph
+	$(STACK) up kafka s3 prometheus
+	$(WITH_STACK_ENV) PINPIPE_CHROMIUM="$(CHROMIUM)" PINPIPE_UI_ARTIFACTS="$(CURDIR)/$(PROMETHEUS_UI_OUT)" \
+	  bash jobs/test/ui/prometheus-ui.sh
+	@if [[ "$(UPDATE_DOCS)" == 1 ]]; then mkdir -p docs/images && cp $(PROMETHEUS_UI_OUT)/prometheus-lag.png docs/images/prometheus-lag.png && \
+	  echo "docs/images/prometheus-lag.png updated"; fi
+
+docs-images: ## Retake the manual's screenshots through the browser tests
+	$(MAKE) --no-print-directory test-airflow-ui UPDATE_DOCS=1
+	$(MAKE) --no-print-directory test-prometheus-ui UPDATE_DOCS=1
 
 alerts: ## The latest alerts the local Alertmanager sent to the alert log (fired and resolved)
 	@python3 -c 'import json, sys; \

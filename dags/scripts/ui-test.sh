@@ -2,9 +2,9 @@
 # The Airflow UI in a real browser: the standalone Airflow of `make airflow`
 # (dags/scripts/airflow-standalone.sh) on a port, AIRFLOW_HOME, bucket, keyspace and lake schema of
 # the test's own, a seeded day D, then dags/ui/airflow-ui.ts drives headless Chromium through it
-# (sign in, trigger D with changed params, the run's success in the grid, daily_transform's log,
-# the backfill form); afterwards the Cassandra rows of D must be there, as in e2e.sh. Airflow is
-# stopped at the end whatever happens. Run by `make test-airflow-ui` (part of `make test`), with
+# (sign in, trigger D with changed params from the trigger form after checking every param's
+# field, the run's success in the grid, daily_transform's log, the backfill form); afterwards the
+# Cassandra rows of D must be there, as in e2e.sh. Airflow is stopped at the end whatever happens. Run by `make test-airflow-ui` (part of `make test`), with
 # the stack's PINPIPE_* settings in the environment; screenshots land in $PINPIPE_UI_ARTIFACTS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

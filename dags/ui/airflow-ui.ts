@@ -4,7 +4,8 @@
  *
  *   1. sign in (simple auth manager: admin and the password the standalone script set);
  *   2. open pinpipe_daily and trigger day D from the trigger form, with params changed from their
- *      defaults (require_stream off, wait_minutes 2);
+ *      defaults (require_stream off, wait_minutes 2), after checking that the form shows every
+ *      param of the DAG with the value it will send (airflow-trigger.png: the whole dialog);
  *   3. watch the run reach success in the grid;
  *   4. open daily_transform's log and find the job's own JSON log lines in it;
  *   5. open the backfill form and check it offers pinpipe_daily (a dry run for D, not started);
@@ -181,6 +182,75 @@ async function openTriggerDialog(): Promise<Locator> {
   return dialog;
 }
 
+/** A param of the DAG as the REST API gives it (a serialized Param: its default and JSON schema). */
+interface DagParam {
+  value: unknown;
+  schema?: { type?: string | string[] };
+}
+
+/**
+ * The trigger form shows every param of the DAG with the value it will send: each param's field,
+ * found by its label and of the kind its type makes (number field, switch, text field), holds the
+ * DAG's default, or the value this test set. The params come from the REST API, so a param added
+ * to the DAG is checked too.
+ */
+async function paramsForm(dialog: Locator): Promise<void> {
+  const { status, body } = await api.get<{ params: Record<string, DagParam | unknown> | null }>(`/dags/${DAG_ID}/details`);
+  if (status !== 200) throw new Error(`GET /dags/${DAG_ID}/details: HTTP ${status}`);
+  const params = Object.entries(body.params ?? {}).map(([name, raw]) => {
+    const param = (raw !== null && typeof raw === 'object' && 'value' in raw ? raw : { value: raw }) as DagParam;
+    return { name, param };
+  });
+  const names = params.map((p) => p.name);
+  for (const name of Object.keys(CHANGED_PARAMS)) if (!names.includes(name)) throw new Error(`the DAG has no param ${name}: ${names.join(', ')}`);
+  await dialog.getByText('Run Parameters', { exact: true }).waitFor();
+  for (const { name, param } of params) {
+    const type = [param.schema?.type ?? typeof param.value].flat()[0];
+    const expected = name in CHANGED_PARAMS ? CHANGED_PARAMS[name as keyof typeof CHANGED_PARAMS] : param.value;
+    if (type === 'boolean') {
+      const field = dialog.getByRole('checkbox', { name, exact: true });
+      await field.waitFor({ state: 'attached' });
+      if ((await field.isChecked()) !== expected) throw new Error(`the switch of ${name} is ${(await field.isChecked()) ? 'on' : 'off'}, expected ${String(expected)}`);
+    } else {
+      // A number field is named by its label; a text field is not (it is found in its label's group).
+      const field =
+        type === 'integer' || type === 'number'
+          ? dialog.getByRole('spinbutton', { name, exact: true })
+          : dialog.getByRole('group').filter({ hasText: new RegExp(`^${name}\\b`) }).getByRole('textbox');
+      await field.waitFor();
+      const shown = await field.inputValue();
+      if (shown !== String(expected)) throw new Error(`the field of ${name} shows ${JSON.stringify(shown)}, expected ${JSON.stringify(String(expected))}`);
+    }
+  }
+  say(`  the form shows ${names.length} params: ${names.join(', ')}`);
+}
+
+/**
+ * A screenshot of a dialog whole, without the page behind it: the viewport is made as tall as the
+ * dialog for the shot (the dialog scrolls with the page otherwise), every field of the dialog must
+ * then be inside it, and the viewport goes back afterwards.
+ */
+async function dialogShot(dialog: Locator, name: string): Promise<void> {
+  const before = page.viewportSize();
+  const box = await dialog.boundingBox();
+  if (!box) throw new Error('the dialog has no size');
+  await page.setViewportSize({ width: 1280, height: Math.min(2400, Math.ceil(box.height) + 96) });
+  try {
+    await dialog.getByRole('heading').first().scrollIntoViewIfNeeded();
+    const height = page.viewportSize()?.height ?? 0;
+    for (const field of await dialog.locator('input:not([type=hidden]), textarea, [role=checkbox], [role=switch]').all()) {
+      const at = await field.boundingBox();
+      if (at && (at.y < 0 || at.y + at.height > height)) throw new Error(`a field of the dialog is outside the ${height} px of the picture (at ${Math.round(at.y)} px)`);
+    }
+    // No focus ring or hover on a field in the picture.
+    if ((await page.locator(':focus').count()) > 0) await page.locator(':focus').first().blur();
+    await page.mouse.move(0, 0);
+    await dialog.screenshot({ path: join(artifacts, `${name}.png`), timeout: 15_000, animations: 'disabled' });
+  } finally {
+    if (before) await page.setViewportSize(before);
+  }
+}
+
 async function triggerDay(): Promise<void> {
   const dialog = await openTriggerDialog();
   await dialog.getByRole('heading', { name: `Trigger Dag - ${DAG_ID}` }).waitFor();
@@ -195,8 +265,8 @@ async function triggerDay(): Promise<void> {
   await dialog.getByText(/^require_stream\b/).click();
   if (await requireStream.isChecked()) throw new Error('require_stream is still on in the trigger form');
   if ((await waitMinutes.inputValue()) !== String(CHANGED_PARAMS.wait_minutes)) throw new Error('wait_minutes did not take the new value');
-  await waitMinutes.scrollIntoViewIfNeeded();
-  await shot('trigger-form');
+  await paramsForm(dialog);
+  await dialogShot(dialog, 'airflow-trigger');
   await dialog.getByRole('button', { name: 'Trigger', exact: true }).click();
   await page.getByText('Dag Run Triggered').first().waitFor();
 }
