@@ -1,6 +1,6 @@
 # Airflow: the DAGs in dags/, their tests, a local standalone Airflow, and the end-to-end run of
 # pinpipe_daily through DockerOperator on podman's Docker-compatible socket.
-# See README, "Running with Airflow".
+# See docs/airflow.md, "Running with Airflow".
 
 AIRFLOW_VENV := $(PINPIPE_CACHE_DIR)/venv-airflow
 AIRFLOW_PY := $(AIRFLOW_VENV)/bin/python

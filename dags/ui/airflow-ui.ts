@@ -317,7 +317,7 @@ async function watchTheGrid(run: DagRun): Promise<void> {
   const { body } = await api.get<DagRun>(`/dags/${DAG_ID}/dagRuns/${encodeURIComponent(run.dag_run_id)}`);
   if (body.state !== 'success') throw new Error(`the grid says success, the API says ${body.state}`);
   await shot('airflow-dag');
-  // The run's bar selects the run: the grid beside the run's details (the README's picture).
+  // The run's bar selects the run: the grid beside the run's details (the manual's picture, docs/images/airflow-grid.png).
   await page.locator(`[data-run-id="${run.dag_run_id}"]`).getByRole('link').first().click();
   await page.getByRole('navigation', { name: 'breadcrumb' }).getByRole('link', { name: run.dag_run_id, exact: true }).waitFor();
   await page.getByText('Success', { exact: true }).first().waitFor();
