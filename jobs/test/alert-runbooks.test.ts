@@ -18,15 +18,25 @@ function slug(heading: string): string {
 describe('alert runbooks', () => {
   const rules = readFileSync(ALERT_RULES_PATH, 'utf8');
   const links = [...rules.matchAll(/^\s*- alert:\s*(\S+)[\s\S]*?runbook_url:\s*"([^"]+)"/gm)].map((m) => ({ alert: m[1] as string, url: m[2] as string }));
-  const anchors = new Set(
-    readFileSync(join(projectRoot(), RUNBOOKS), 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('## '))
-      .map((line) => slug(line.slice(3))),
-  );
+  const severities = new Map([...rules.matchAll(/^\s*- alert:\s*(\S+)[\s\S]*?severity:\s*(\S+)/gm)].map((m) => [m[1] as string, m[2] as string]));
+  const manual = readFileSync(join(projectRoot(), RUNBOOKS), 'utf8').split('\n');
+  const anchors = new Set(manual.filter((line) => line.startsWith('## ')).map((line) => slug(line.slice(3))));
+  // The manual's table of alerts: | [Name](#anchor) | severity | fires when |
+  const table = manual.flatMap((line) => {
+    const row = /^\| \[(\w+)\]\(#([\w-]+)\) \| (\w+) \|/.exec(line);
+    return row ? [{ alert: row[1] as string, anchor: row[2] as string, severity: row[3] as string }] : [];
+  });
 
   it('exist for every alert, one runbook_url each', () => {
     expect(links.map((l) => l.alert)).toEqual(ruleExpressions(rules).map((r) => r.alert));
+  });
+
+  it('are listed in the table of alerts, in the order of the rules file, with the severity of each rule', () => {
+    expect(table.map((row) => row.alert)).toEqual(links.map((l) => l.alert));
+    for (const row of table) {
+      expect(row.anchor, row.alert).toBe(row.alert.toLowerCase());
+      expect(row.severity, row.alert).toBe(severities.get(row.alert));
+    }
   });
 
   it.each(links)('$alert links to its own section of the manual', ({ alert, url }) => {
