@@ -51,8 +51,7 @@ test-airflow-ui: airflow-deps build images chromium ## The Airflow UI in headles
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
 	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) PINPIPE_CHROMIUM="$(CHROMIUM)" PINPIPE_UI_ARTIFACTS="$(CURDIR)/$(AIRFLOW_UI_OUT)" \
 	  bash dags/scripts/ui-test.sh
-	@if [[ "$(UPDATE_DOCS)" == 1 ]]; then mkdir -p docs/images && for image in $(AIRFLOW_DOCS_IMAGES); do \
-	  cp $(AIRFLOW_UI_OUT)/$$image docs/images/$$image && echo "docs/images/$$image updated"; done; fi
+	@$(call docs_images,$(AIRFLOW_UI_OUT),$(AIRFLOW_DOCS_IMAGES))
 
 airflow: airflow-deps build ## Airflow standalone with the pinpipe DAGs, UI on 127.0.0.1:8080, no scheduled runs (Ctrl-C stops it)
 	$(STACK) up s3 cassandra trino

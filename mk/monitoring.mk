@@ -12,7 +12,6 @@
 #   make test-prometheus-ui  s3-sink lagging on a topic, group, bucket and namespace of its own
 #                          (jobs/test/ui/prometheus-ui.sh, prometheus-lag.ts): the lag in
 #                          Prometheus's own graph in headless Chromium, prometheus-lag.png
-#   make docs-images       the manual's screenshots (docs/images/) retaken by the browser tests
 
 MONITORING_OUT := out/monitoring
 ALERT_RULES := charts/pinpipe/alerts/pinpipe-alerts.yaml
@@ -20,7 +19,7 @@ ALERT_RULES := charts/pinpipe/alerts/pinpipe-alerts.yaml
 # Where the Prometheus browser test leaves its screenshot and the sink's log.
 PROMETHEUS_UI_OUT ?= out/prometheus-ui
 
-.PHONY: test-monitoring alerts test-prometheus-ui docs-images
+.PHONY: test-monitoring alerts test-prometheus-ui
 
 test-monitoring: py-deps ## Check the Prometheus, alerting rules, Alertmanager and JMX exporter configurations
 	$(STACK) install prometheus alertmanager
@@ -50,12 +49,7 @@ test-prometheus-ui: build chromium ## Prometheus's UI in headless Chromium: a la
 	$(STACK) up kafka s3 prometheus
 	$(WITH_STACK_ENV) PINPIPE_CHROMIUM="$(CHROMIUM)" PINPIPE_UI_ARTIFACTS="$(CURDIR)/$(PROMETHEUS_UI_OUT)" \
 	  bash jobs/test/ui/prometheus-ui.sh
-	@if [[ "$(UPDATE_DOCS)" == 1 ]]; then mkdir -p docs/images && cp $(PROMETHEUS_UI_OUT)/prometheus-lag.png docs/images/prometheus-lag.png && \
-	  echo "docs/images/prometheus-lag.png updated"; fi
-
-docs-images: ## Retake the manual's screenshots through the browser tests
-	$(MAKE) --no-print-directory test-airflow-ui UPDATE_DOCS=1
-	$(MAKE) --no-print-directory test-prometheus-ui UPDATE_DOCS=1
+	@$(call docs_images,$(PROMETHEUS_UI_OUT),prometheus-lag.png)
 
 alerts: ## The latest alerts the local Alertmanager sent to the alert log (fired and resolved)
 	@python3 -c 'import json, sys; \

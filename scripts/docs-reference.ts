@@ -254,30 +254,35 @@ function commandBuilder(command: Command): (y: Argv) => Argv {
 
 const sameRow = (a: SettingRow, b: SettingRow): boolean => JSON.stringify(a) === JSON.stringify(b);
 
+/** A shared group with its rows, read from yargs once. */
+interface SharedRows {
+  s: SharedSettings;
+  rows: SettingRow[];
+}
+
 export interface CommandSettings {
   name: string;
   describe: string;
   rows: SettingRow[];
   /** The shared groups whose every option the command has, as declared there. */
-  shared: SharedSettings[];
+  shared: SharedRows[];
   /** The command's other options. */
   own: SettingRow[];
 }
 
 export function commandSettings(): CommandSettings[] {
-  const shared = SHARED.map((s) => ({ s, rows: settingRows(s.build) }));
+  const shared: SharedRows[] = SHARED.map((s) => ({ s, rows: settingRows(s.build) }));
   return COMMANDS.map((command) => {
     const rows = settingRows(commandBuilder(command));
     const used = shared.filter(({ rows: group }) => group.every((g) => rows.some((r) => sameRow(r, g))));
     const covered = new Set(used.flatMap(({ rows: group }) => group.map((g) => g.flag)));
-    return { name: commandName(command), describe: String(command.describe), rows, shared: used.map(({ s }) => s), own: rows.filter((r) => !covered.has(r.flag)) };
+    return { name: commandName(command), describe: String(command.describe), rows, shared: used, own: rows.filter((r) => !covered.has(r.flag)) };
   });
 }
 
 const settingCells = (r: SettingRow): string[] => [code(`--${r.flag}`), code(r.env), r.type, r.default, r.description];
 
-function settingsPage(): ReferencePage {
-  const commands = commandSettings();
+function settingsPage(commands: CommandSettings[]): ReferencePage {
   const body = [
     '# Settings',
     '',
@@ -286,17 +291,18 @@ function settingsPage(): ReferencePage {
     '## Commands',
   ];
   for (const c of commands) {
-    const links = c.shared.map((s) => `[${s.title}](#${s.id})`);
+    const links = c.shared.map(({ s }) => `[${s.title}](#${s.id})`);
     body.push('', `### ${c.name} { #${c.name} }`, '', `${inline(c.describe)}. Help: [\`pinpipe ${c.name} --help\`](cli.md#${c.name}).`, '');
     body.push(`Settings: ${links.join(', ')}${c.own.length > 0 ? ', and these:' : '.'}`);
     if (c.own.length > 0) body.push('', table(['group', 'flag', 'environment variable', 'type', 'default', 'description'], c.own.map((r) => [inline(r.group), ...settingCells(r)])));
   }
   body.push('', '## Shared settings', '', 'Option groups that several commands declare the same way; each command above names the ones it has.');
   for (const s of SHARED) {
-    const users = commands.filter((c) => c.shared.includes(s)).map((c) => `[${c.name}](#${c.name})`);
-    if (users.length === 0) continue;
+    const users = commands.filter((c) => c.shared.some((g) => g.s === s)).map((c) => `[${c.name}](#${c.name})`);
+    const rows = commands.flatMap((c) => c.shared).find((g) => g.s === s)?.rows;
+    if (rows === undefined) continue;
     body.push('', `### ${s.title} { #${s.id} }`, '', `From ${code(s.source)}; in ${users.join(', ')}.`, '');
-    body.push(table(['flag', 'environment variable', 'type', 'default', 'description'], settingRows(s.build).map(settingCells)));
+    body.push(table(['flag', 'environment variable', 'type', 'default', 'description'], rows.map(settingCells)));
   }
   return page('docs/reference/settings.md', ['the yargs options of every command (jobs/commands.ts, jobs/*/options.ts, jobs/lib/config.ts)'], body);
 }
@@ -355,15 +361,14 @@ const metricTable = (rows: MetricRow[]): string =>
     rows.map((m) => [code(m.name), m.type, m.labels.map(code).join(', '), inline(m.help)]),
   );
 
-async function metricsPage(): Promise<ReferencePage> {
-  const commands = commandSettings();
+async function metricsPage(commands: CommandSettings[]): Promise<ReferencePage> {
   const settingOf = (job: string, flag: string): string => commands.find((c) => c.name === job)?.rows.find((r) => r.flag === flag)?.default ?? '';
   const services = [
     { job: 'ingest', source: 'jobs/ingest/metrics.ts', factory: 'createIngestMetrics', create: createIngestMetrics, where: `on its HTTP port (${code('--port')}, default ${settingOf('ingest', 'port')}) at ${code('GET /metrics')}` },
     { job: 's3-sink', source: 'jobs/s3-sink/metrics.ts', factory: 'createSinkMetrics', create: createSinkMetrics, where: `on ${code('--metrics-port')} (default ${settingOf('s3-sink', 'metrics-port')}) at ${code('/metrics')}` },
     { job: 'stream-agg', source: 'jobs/stream-agg/metrics.ts', factory: 'createAggMetrics', create: createAggMetrics, where: `on ${code('--metrics-port')} (default ${settingOf('stream-agg', 'metrics-port')}) at ${code('/metrics')}` },
   ];
-  const pushers = commands.filter((c) => c.shared.some((s) => s.id === 'pushgateway')).map((c) => c.name);
+  const pushers = commands.filter((c) => c.shared.some(({ s }) => s.id === 'pushgateway')).map((c) => c.name);
   const body = [
     '# Metrics',
     '',
@@ -395,11 +400,9 @@ type Json = Record<string, unknown>;
 const obj = (value: unknown): Json => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {});
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const schemaAnchor = (name: string): string => `schema-${name.toLowerCase()}`;
-
-/** The document http-api.md is rendered from: what ingest serves at /openapi.json with the contract's topics. */
-export function httpApiDocument(): Json {
-  return ingestOpenApi();
-}
+/** An operation's anchor: its operationId, or its method and path when it has none. */
+const operationAnchor = (path: string, method: string, op: Json): string =>
+  typeof op.operationId === 'string' ? op.operationId.toLowerCase() : `${method}-${path}`.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
 
 /** One line saying what a JSON Schema accepts. */
 export function schemaText(value: unknown): string {
@@ -442,8 +445,7 @@ function securityText(security: unknown): string {
 }
 
 function operationSection(path: string, method: string, op: Json, doc: Json): string[] {
-  const id = typeof op.operationId === 'string' ? op.operationId.toLowerCase() : `${method}-${path}`.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-  const out = ['', `### ${method.toUpperCase()} ${path.replace(/([_*[\]<>])/g, '\\$1')} { #${id} }`, ''];
+  const out = ['', `### ${method.toUpperCase()} ${path.replace(/([_*[\]<>])/g, '\\$1')} { #${operationAnchor(path, method, op)} }`, ''];
   if (typeof op.summary === 'string') out.push(`**${inline(op.summary)}**`, '');
   if (typeof op.description === 'string') out.push(inline(op.description), '');
   out.push(`Operation id: ${code(String(op.operationId ?? ''))}. Security: ${securityText(op.security ?? doc.security)}.`);
@@ -499,8 +501,7 @@ export function renderHttpApi(doc: Json): ReferencePage {
   const paths = Object.entries(obj(doc.paths));
   body.push('', '## Operations', '', table(['method', 'path', 'summary'], paths.flatMap(([path, item]) => Object.entries(obj(item)).map(([method, op]) => {
     const o = obj(op);
-    const id = String(o.operationId ?? '').toLowerCase();
-    return [method.toUpperCase(), `[${code(path)}](#${id})`, inline(String(o.summary ?? ''))];
+    return [method.toUpperCase(), `[${code(path)}](#${operationAnchor(path, method, o)})`, inline(String(o.summary ?? ''))];
   }))));
   for (const [path, item] of paths) for (const [method, op] of Object.entries(obj(item))) body.push(...operationSection(path, method, obj(op), doc));
   const components = obj(doc.components);
@@ -508,14 +509,15 @@ export function renderHttpApi(doc: Json): ReferencePage {
   body.push(table(['name', 'type', 'scheme', 'description'], Object.entries(obj(components.securitySchemes)).map(([name, s]) => [code(name), String(obj(s).type ?? ''), String(obj(s).scheme ?? ''), inline(String(obj(s).description ?? ''))])));
   body.push('', '## Schemas');
   for (const [name, schema] of Object.entries(obj(components.schemas))) body.push(...schemaSection(name, obj(schema)));
-  return page('docs/reference/http-api.md', ['buildOpenApi in jobs/ingest/openapi.ts (what ingest serves at /openapi.json)'], body);
+  return page('docs/reference/http-api.md', ['ingestOpenApi in jobs/ingest/openapi.ts (what ingest serves at /openapi.json)'], body);
 }
 
 // ---------------------------------------------------------------------------------------------
 
 /** Every reference page, generated from the code as it is now. */
 export async function referencePages(): Promise<ReferencePage[]> {
-  const pages = [await cliPage(), settingsPage(), errorsPage(), await metricsPage(), renderHttpApi(httpApiDocument())];
+  const commands = commandSettings();
+  const pages = [await cliPage(), settingsPage(commands), errorsPage(), await metricsPage(commands), renderHttpApi(ingestOpenApi())];
   assertPortable(pages);
   return pages;
 }

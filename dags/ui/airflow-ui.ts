@@ -18,9 +18,10 @@
  * lake), PINPIPE_UI_ARTIFACTS (default out/airflow-ui), PINPIPE_CHROMIUM (default
  * /usr/bin/chromium), PINPIPE_UI_RUN_TIMEOUT_S (how long the run may take, default 900).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { browserSteps } from '../../jobs/test/ui/step.js';
 
 const DAG_ID = 'pinpipe_daily';
 const USER = 'admin';
@@ -109,21 +110,7 @@ async function shot(name: string): Promise<void> {
 }
 
 /** Runs one step; on failure, a screenshot and the page's text go beside the others. */
-async function step(name: string, body: () => Promise<void>): Promise<void> {
-  const t0 = Date.now();
-  say(`${name} ...`);
-  try {
-    await body();
-  } catch (error) {
-    const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-    await shot(`failed-${slug}`).catch(() => undefined);
-    // What a screen reader would get of the page: roles, names and texts, to fix a locator by.
-    const snapshot = await page.locator('body').ariaSnapshot({ timeout: 10_000 }).catch((e: unknown) => String(e));
-    await writeFile(join(artifacts, `failed-${slug}.txt`), `${page.url()}\n\n${snapshot}\n`).catch(() => undefined);
-    throw new Error(`step "${name}" failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
-  say(`${name}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-}
+const step = browserSteps(artifacts, say, () => page);
 
 async function signIn(): Promise<void> {
   await page.goto(`${base}/`);

@@ -1,6 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GENERATOR_OPTIONS, generatePosts, postRecords } from '../emulate/generator.js';
@@ -10,6 +8,7 @@ import { bundledDataFile } from '../lib/paths.js';
 import { createS3Client, ensureBucket } from '../lib/s3.js';
 import { waitFor } from './lake.js';
 import { startJob, type JobProcess } from './process.js';
+import { freePort, scrapeTarget } from './prometheus-targets.js';
 import { privateBucket, privateTopics, serviceEnv, serviceSettings, stackSetting as setting, topicEnv, uniqueName } from './services.js';
 
 /**
@@ -35,8 +34,6 @@ const topics = privateTopics('it-alerts');
 const settings = { ...serviceSettings(), s3Bucket: privateBucket('it-alerts') };
 const env = { ...serviceEnv(), ...topicEnv(topics), PINPIPE_S3_BUCKET: settings.s3Bucket };
 const group = uniqueName('g-alerts');
-const targetsDir = () => setting('PINPIPE_PROMETHEUS_TARGETS_DIR');
-const targetFile = (job: string) => join(targetsDir(), `${job}-${namespace}.json`);
 
 let ingest: IngestProcess | undefined;
 let sink: JobProcess | undefined;
@@ -44,20 +41,6 @@ let sinkPort = 0;
 let sending = true;
 let sender: Promise<void> = Promise.resolve();
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function register(job: string, address: string): Promise<void> {
-  await mkdir(targetsDir(), { recursive: true });
-  // Written whole under another name, then renamed: Prometheus never reads half a file.
-  await writeFile(`${targetFile(job)}.tmp`, JSON.stringify([{ targets: [address], labels: { namespace } }]));
-  await rename(`${targetFile(job)}.tmp`, targetFile(job));
-}
 
 function startSink(): JobProcess {
   return startJob(['s3-sink', '--topics', Object.values(topics).join(','), '--group-id', group, '--metrics-port', String(sinkPort), '--flush-idle-ms', '2000', '--flush-max-age-ms', '10000'], env);
@@ -111,8 +94,8 @@ beforeAll(async () => {
   ingest = await startIngest(['--api-keys', KEY], env);
   sinkPort = await freePort();
   sink = startSink();
-  await register('ingest', new URL(ingest.url).host);
-  await register('s3-sink', `127.0.0.1:${sinkPort}`);
+  await scrapeTarget('ingest', namespace).register(new URL(ingest.url).host);
+  await scrapeTarget('s3-sink', namespace).register(`127.0.0.1:${sinkPort}`);
   sender = sendForever(ingest.url);
 }, 120_000);
 
@@ -120,7 +103,7 @@ afterAll(async () => {
   sending = false;
   await sender.catch(() => undefined);
   await Promise.all([ingest?.stop(), sink?.stop()]);
-  await Promise.all(['ingest', 's3-sink'].map((job) => rm(targetFile(job), { force: true })));
+  await Promise.all(['ingest', 's3-sink'].map((job) => scrapeTarget(job, namespace).remove()));
 });
 
 describe('alerts on the local Prometheus and Alertmanager', () => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { httpApiDocument, referencePages, type ReferencePage } from '../../scripts/docs-reference.js';
+import { referencePages, type ReferencePage } from '../../scripts/docs-reference.js';
+import { ingestOpenApi } from '../ingest/openapi.js';
 import { projectRoot } from '../lib/paths.js';
 import { startIngest } from '../ingest/test/ingest-process.js';
 
@@ -59,7 +60,7 @@ describe('docs/reference/ pages generated from the code', () => {
     const ingest = await startIngest(['--auth-disabled', '--kafka-brokers', '127.0.0.1:1'], {}, { waitForReady: false });
     try {
       const served = (await (await fetch(`${ingest.url}/openapi.json`)).json()) as unknown;
-      expect(served).toEqual(httpApiDocument());
+      expect(served).toEqual(ingestOpenApi());
     } finally {
       await ingest.stop();
     }

@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 
 export interface LakeLine {
   topic: string;
@@ -50,4 +50,18 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   return check();
+}
+
+/** Deletes a test's bucket and everything in it; a bucket that is not there is fine. */
+export async function removeBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    for (;;) {
+      const keys = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }))).Contents?.map((o) => ({ Key: o.Key as string })) ?? [];
+      if (keys.length === 0) break;
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    }
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'NoSuchBucket') throw error;
+  }
 }

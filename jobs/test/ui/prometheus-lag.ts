@@ -22,11 +22,10 @@
  * run, default from the pid and the time), PINPIPE_UI_ARTIFACTS (default out/prometheus-ui),
  * PINPIPE_CHROMIUM (default /usr/bin/chromium), PINPIPE_UI_TIMEOUT_S (the whole test, default 480).
  */
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { once } from 'node:events';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -34,8 +33,11 @@ import { RECORD_HEADERS } from '../../lib/contracts.js';
 import { createKafka, ensureTopics } from '../../lib/kafka.js';
 import { createLogger } from '../../lib/logger.js';
 import { createS3Client } from '../../lib/s3.js';
+import { removeBucket, waitFor } from '../lake.js';
 import { startJob, type JobProcess } from '../process.js';
+import { freePort, scrapeTarget } from '../prometheus-targets.js';
 import { serviceEnv, serviceSettings, stackSetting } from '../services.js';
+import { browserSteps } from './step.js';
 
 // The slow lake: each PUT (an object, then the sink's position marker) waits this long, and the
 // sink rotates an object every FLUSH_RECORDS records of its partition, one write at a time.
@@ -61,7 +63,6 @@ const executablePath = setting('PINPIPE_CHROMIUM', '/usr/bin/chromium');
 const timeoutMs = Number(setting('PINPIPE_UI_TIMEOUT_S', '480')) * 1000;
 if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error('PINPIPE_UI_TIMEOUT_S: expected a number of seconds > 0');
 const prometheus = stackSetting('PINPIPE_PROMETHEUS_URL').replace(/\/$/, '');
-const targetsDir = stackSetting('PINPIPE_PROMETHEUS_TARGETS_DIR');
 // Names of the run's own, in the shape jobs/test/test-topics.ts recognises (it-<word>-<pid>-<time>-<n>),
 // so a topic a killed run left behind is deleted by the next integration run.
 const runId = setting('PINPIPE_UI_RUN_ID', `${process.pid}-${Date.now().toString(36)}`);
@@ -70,7 +71,7 @@ const namespace = `it-promui-${runId}`;
 const topic = `${namespace}-1.pin`;
 const group = `${namespace}-sink`;
 const bucket = namespace;
-const targetFile = join(targetsDir, `s3-sink-${namespace}.json`);
+const target = scrapeTarget('s3-sink', namespace);
 const expr = `${METRIC}{namespace="${namespace}"}`;
 
 const settings = { ...serviceSettings(), s3Bucket: bucket };
@@ -95,36 +96,7 @@ let producer: Producer | undefined;
 let producing = false;
 
 /** Runs one step; on failure a screenshot (when the browser is open) goes beside the others. */
-async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  say(`${name} ...`);
-  try {
-    const result = await body();
-    say(`${name}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    return result;
-  } catch (error) {
-    const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-    if (page) {
-      await page.screenshot({ path: join(artifacts, `failed-${slug}.png`), timeout: 15_000 }).catch(() => undefined);
-      const snapshot = await page
-        .locator('body')
-        .ariaSnapshot({ timeout: 10_000 })
-        .catch((e: unknown) => String(e));
-      await writeFile(join(artifacts, `failed-${slug}.txt`), `${page.url()}\n\n${snapshot}\n`).catch(() => undefined);
-    }
-    throw new Error(`step "${name}" failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+const step = browserSteps(artifacts, say, () => page);
 
 /**
  * An S3 endpoint on 127.0.0.1 that passes every request to MinIO unchanged (the Host header too,
@@ -163,13 +135,9 @@ async function promValue(query: string): Promise<number | undefined> {
   return result[0] ? Number(result[0].value[1]) : undefined;
 }
 
+/** Polls `check` every `everyMs` until it holds; fails naming `what` when it has not within `limitMs`. */
 async function until(what: string, check: () => Promise<boolean>, limitMs: number, everyMs = 2_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs / 1000} s`);
-    await sleep(everyMs);
-  }
+  if (!(await waitFor(check, limitMs, everyMs))) throw new Error(`${what}: not within ${limitMs / 1000} s`);
 }
 
 function sinkLog(): string {
@@ -210,7 +178,7 @@ async function produce(): Promise<number> {
 }
 
 /** The Prometheus UI's graph of `expr` over the last `rangeMin` minutes, by the version's own URL. */
-async function graphUrl(rangeMin: number): Promise<{ url: string }> {
+async function graphUrl(rangeMin: number): Promise<string> {
   const res = await fetch(`${prometheus}/api/v1/status/buildinfo`, { signal: AbortSignal.timeout(10_000) });
   const version = ((await res.json()) as { data: { version: string } }).data.version;
   const major = Number(version.split('.')[0]);
@@ -221,7 +189,7 @@ async function graphUrl(rangeMin: number): Promise<{ url: string }> {
       ? `${prometheus}/query?${q({ 'g0.expr': expr, 'g0.tab': 'graph', 'g0.range_input': `${rangeMin}m` })}`
       : `${prometheus}/graph?${q({ 'g0.expr': expr, 'g0.tab': '0', 'g0.stacked': '0', 'g0.show_exemplars': '0', 'g0.range_input': `${rangeMin}m` })}`;
   say(`  Prometheus ${version}: ${url}`);
-  return { url };
+  return url;
 }
 
 async function theGraph(rangeMin: number): Promise<void> {
@@ -231,7 +199,7 @@ async function theGraph(rangeMin: number): Promise<void> {
   page.setDefaultTimeout(30_000);
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto((await graphUrl(rangeMin)).url);
+  await page.goto(await graphUrl(rangeMin));
   // Debian's Prometheus 2 serves the classic UI (/graph redirects to /classic/graph): a Rickshaw
   // chart (SVG) and a legend of one line per series. The React UIs (2.x upstream, 3.x) get the
   // checks every UI allows: the series' labels on the page and something drawn.
@@ -292,13 +260,10 @@ async function main(): Promise<void> {
     await producer.connect();
     const endpoint = await startSlowS3(new URL(settings.s3Endpoint ?? 'http://127.0.0.1:9000'));
     const port = await freePort();
-    await mkdir(targetsDir, { recursive: true });
     // Scraped every SCRAPE_MS rather than the stack's 10 s (a target's __scrape_interval__ label
     // overrides its job's), so that the graph draws the lag rising and draining, not three steps.
     const every = `${SCRAPE_MS / 1000}s`;
-    // Written whole under another name, then renamed: Prometheus never reads half a file.
-    await writeFile(`${targetFile}.tmp`, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { namespace, __scrape_interval__: every, __scrape_timeout__: every } }]));
-    await rename(`${targetFile}.tmp`, targetFile);
+    await target.register(`127.0.0.1:${port}`, { __scrape_interval__: every, __scrape_timeout__: every });
     sink = startJob(
       ['s3-sink', '--topics', topic, '--group-id', group, '--metrics-port', String(port), '--flush-records', String(FLUSH_RECORDS), '--fetch-ahead-bytes', String(1024 * 1024), '--flush-idle-ms', '1000'],
       { ...serviceEnv(), PINPIPE_S3_BUCKET: bucket, PINPIPE_S3_ENDPOINT: endpoint },
@@ -368,7 +333,7 @@ async function cleanup(): Promise<void> {
     }
   };
   await quietly('browser', async () => browser?.close());
-  await quietly('target file', () => rm(targetFile, { force: true }));
+  await quietly('target file', () => target.remove());
   await quietly('s3-sink', async () => {
     if (!sink) return;
     await sink.stop('SIGTERM');
@@ -393,15 +358,7 @@ async function cleanup(): Promise<void> {
   await quietly('bucket', async () => {
     const s3 = createS3Client(settings);
     try {
-      for (;;) {
-        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
-        const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key as string }));
-        if (keys.length === 0) break;
-        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-      }
-      await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-    } catch (error) {
-      if ((error as { name?: string }).name !== 'NoSuchBucket') throw error;
+      await removeBucket(s3, bucket);
     } finally {
       s3.destroy();
     }
