@@ -34,7 +34,7 @@ podman-service: image-tools ## Serve podman's Docker-compatible API on $(PODMAN_
 	@bash dags/scripts/podman-service.sh start "$(PODMAN_SOCKET)"
 
 test-airflow: airflow-deps build images ## airflow dags test pinpipe_daily on the local stack, jobs in podman via DockerOperator
-	$(STACK) up s3 cassandra trino
+	$(STACK) up s3 cassandra postgres trino
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
 	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) bash dags/scripts/e2e.sh
 
@@ -47,13 +47,13 @@ chromium: ## Install Debian's Chromium for the browser test when missing
 # form to docs/images/ (airflow-grid.png, airflow-trigger.png), the manual's pictures.
 AIRFLOW_DOCS_IMAGES := airflow-grid.png airflow-trigger.png
 test-airflow-ui: airflow-deps build images chromium ## The Airflow UI in headless Chromium: the trigger form and its params, a day's success in the grid, a task log, the backfill form
-	$(STACK) up s3 cassandra trino
+	$(STACK) up s3 cassandra postgres trino
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" \
 	  PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) PINPIPE_CHROMIUM="$(CHROMIUM)" PINPIPE_UI_ARTIFACTS="$(CURDIR)/$(AIRFLOW_UI_OUT)" \
 	  bash dags/scripts/ui-test.sh
 	@$(call docs_images,$(AIRFLOW_UI_OUT),$(AIRFLOW_DOCS_IMAGES))
 
 airflow: airflow-deps build ## Airflow standalone with the pinpipe DAGs, UI on 127.0.0.1:8080, no scheduled runs (Ctrl-C stops it)
-	$(STACK) up s3 cassandra trino
+	$(STACK) up s3 cassandra postgres trino
 	$(WITH_STACK_ENV) PODMAN_SOCKET="$(PODMAN_SOCKET)" AIRFLOW_VENV="$(AIRFLOW_VENV)" AIRFLOW_HOME="$(AIRFLOW_DEV_HOME)" \
 	  AIRFLOW_PORT=$(AIRFLOW_PORT) PINPIPE_IMAGE_VERSION=$(IMAGE_VERSION) bash dags/scripts/airflow-standalone.sh
